@@ -1,0 +1,332 @@
+"""The skorch training core of GANomaly.
+
+:class:`GANomalyNet` is a :class:`skorch.NeuralNet` whose module is the
+generator. The discriminator and its optimizer are extra skorch components
+(``discriminator_``, ``optimizer_discriminator_``), so device moves,
+``set_params``, pickling and callbacks cover them like the generator.
+
+A GAN needs two optimizer steps per batch with different losses, so
+:meth:`GANomalyNet.train_step` does them explicitly instead of skorch's
+"one loss, step every optimizer" default. Each part of a step is a small
+method (:meth:`~GANomalyNet.generator_losses`,
+:meth:`~GANomalyNet.discriminator_loss`, :meth:`~GANomalyNet.anomaly_score`)
+that a subclass can override.
+
+No scikit-learn code lives here; :class:`~skganomaly.GANomalyDetector`
+builds and drives this net.
+"""
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import PassthroughScoring
+from skorch.dataset import Dataset, unpack_data
+from skorch.utils import to_tensor
+from torch import nn
+
+from ._networks import Discriminator, Generator, weights_init
+
+__all__ = ["GANomalyNet", "TensorBatches", "TrainValid"]
+
+#: The discriminator is re-initialised when its loss falls below this value
+#: (as in the paper's code): a discriminator that wins outright gives the
+#: generator no useful gradient.
+D_COLLAPSE = 1e-5
+
+
+class TrainValid:
+    """Training data plus optional held-out validation data for one fit.
+
+    Passing both through ``fit(X)`` keeps the held-out rows out of the net's
+    parameters (``train_split``), so they are not pickled with the model.
+    """
+
+    def __init__(self, train, valid=None):
+        self.train = train
+        self.valid = valid
+
+    def __len__(self):
+        return len(self.train)
+
+
+class TensorBatches:
+    """Iterate over mini-batches of an in-memory tensor by slicing.
+
+    skorch's default ``DataLoader`` indexes and collates sample by sample,
+    which costs more than a small network's step on in-memory arrays. This
+    iterator slices contiguous batches (after one shuffled gather per epoch)
+    and falls back to a ``DataLoader`` for datasets it cannot slice.
+
+    Parameters
+    ----------
+    dataset : skorch Dataset or torch Dataset
+    batch_size : int
+    shuffle : bool
+    seed : int or None
+        Seed of the shuffling order (set by the estimator).
+    drop_singleton : bool
+        Drop a trailing batch of one sample: BatchNorm cannot train on it.
+    """
+
+    def __init__(self, dataset, batch_size=64, shuffle=False, seed=None,
+                 drop_singleton=False):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = torch.Generator()
+        if seed is None:
+            self.generator.seed()
+        else:
+            self.generator.manual_seed(int(seed))
+        self.drop_singleton = drop_singleton
+        self.tensor = _sliceable_tensor(dataset)
+
+    def __len__(self):
+        n = len(self.dataset)
+        n_batches = -(-n // self.batch_size)
+        if self.drop_singleton and n > 1 and n % self.batch_size == 1:
+            n_batches -= 1
+        return n_batches
+
+    def __iter__(self):
+        if self.tensor is None:
+            loader = torch.utils.data.DataLoader(
+                self.dataset, batch_size=self.batch_size, shuffle=self.shuffle,
+                generator=self.generator,
+            )
+            yield from loader
+            return
+        X = self.tensor
+        if self.shuffle:
+            X = X[torch.randperm(len(X), generator=self.generator)]
+        n = len(X)
+        for start in range(0, n, self.batch_size):
+            Xb = X[start:start + self.batch_size]
+            if self.drop_singleton and len(Xb) == 1 and n > 1:
+                return
+            yield Xb, None
+
+
+def _sliceable_tensor(dataset):
+    if isinstance(dataset, Dataset) and isinstance(dataset.X, torch.Tensor) \
+            and dataset.y is None:
+        return dataset.X
+    return None
+
+
+class GANomalyNet(NeuralNet):
+    """skorch net training a GANomaly generator beside a discriminator.
+
+    Parameters
+    ----------
+    module : type or instance of :class:`~skganomaly._networks.Generator`
+    discriminator : type or instance of
+        :class:`~skganomaly._networks.Discriminator`; configure with
+        ``discriminator__*`` parameters.
+    optimizer_discriminator : torch optimizer class
+        Configure with ``optimizer_discriminator__*`` (defaults to the
+        generator's ``lr``).
+    w_adv, w_con, w_enc : float
+        Weights of the feature-matching, reconstruction (L1) and latent (L2)
+        losses of the generator.
+    **kwargs
+        Passed to :class:`skorch.NeuralNet`.
+
+    Notes
+    -----
+    History keys per epoch: ``train_loss`` (weighted generator loss),
+    ``train_loss_adv``, ``train_loss_con``, ``train_loss_enc``,
+    ``train_loss_d`` (discriminator BCE), ``d_reinit`` (times the
+    discriminator was re-initialised) and, with validation data,
+    ``valid_loss`` (generator loss on held-out normal rows, networks in
+    evaluation mode) and ``valid_score`` (their mean anomaly score).
+    """
+
+    def __init__(self, module, *args, discriminator=Discriminator,
+                 optimizer_discriminator=torch.optim.Adam,
+                 w_adv=1.0, w_con=50.0, w_enc=1.0, criterion=nn.L1Loss, **kwargs):
+        self.discriminator = discriminator
+        self.optimizer_discriminator = optimizer_discriminator
+        self.w_adv = w_adv
+        self.w_con = w_con
+        self.w_enc = w_enc
+        super().__init__(module, *args, criterion=criterion, **kwargs)
+
+    @property
+    def _default_callbacks(self):
+        return [
+            *super()._default_callbacks,
+            ("train_loss_adv", PassthroughScoring(name="train_loss_adv", on_train=True)),
+            ("train_loss_con", PassthroughScoring(name="train_loss_con", on_train=True)),
+            ("train_loss_enc", PassthroughScoring(name="train_loss_enc", on_train=True)),
+            ("train_loss_d", PassthroughScoring(name="train_loss_d", on_train=True)),
+            ("valid_score", PassthroughScoring(name="valid_score")),
+        ]
+
+    # -- components ---------------------------------------------------------
+
+    def initialize_module(self):
+        super().initialize_module()
+        kwargs = self.get_params_for("discriminator")
+        self.discriminator_ = self.initialized_instance(self.discriminator, kwargs)
+        if not isinstance(self.module, nn.Module):
+            self.module_.apply(weights_init)
+        if not isinstance(self.discriminator, nn.Module):
+            self.discriminator_.apply(weights_init)
+        return self
+
+    def initialize_optimizer(self, triggered_directly=None):
+        named = self.module_.named_parameters()
+        args, kwargs = self.get_params_for_optimizer("optimizer", named)
+        self.optimizer_ = self.optimizer(*args, **kwargs)
+        named = self.discriminator_.named_parameters()
+        args, kwargs = self.get_params_for_optimizer("optimizer_discriminator", named)
+        self.optimizer_discriminator_ = self.optimizer_discriminator(*args, **kwargs)
+        return self
+
+    def get_all_learnable_params(self):
+        # Only the generator is "the" model; the discriminator has its own
+        # optimizer (see initialize_optimizer).
+        yield from self.module_.named_parameters()
+
+    def reinitialize_discriminator(self):
+        """Re-draw the discriminator's weights (the paper's collapse rule).
+
+        The optimizer keeps its state, as in the paper's code.
+        """
+        self.discriminator_.apply(weights_init)
+        self.history.record_batch("d_reinit", 1)
+
+    # -- data ---------------------------------------------------------------
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        if isinstance(X, TrainValid):
+            train = self.get_dataset(X.train)
+            valid = None if X.valid is None else self.get_dataset(X.valid)
+            return train, valid
+        return super().get_split_datasets(X, y, **fit_params)
+
+    def check_data(self, X, y=None):
+        pass
+
+    # -- losses -------------------------------------------------------------
+
+    def generator_losses(self, x, x_hat, z, z_hat, real_features, fake_features):
+        """Unweighted ``(adv, con, enc)`` losses of the generator.
+
+        ``adv`` matches the discriminator's penultimate features of real and
+        generated inputs (L2), ``con`` is the L1 reconstruction error and
+        ``enc`` the L2 distance between ``z`` and ``z_hat``.
+        """
+        adv = nn.functional.mse_loss(fake_features, real_features)
+        con = self.criterion_(x_hat, x)
+        enc = nn.functional.mse_loss(z_hat, z)
+        return adv, con, enc
+
+    def weighted_generator_loss(self, adv, con, enc):
+        return self.w_adv * adv + self.w_con * con + self.w_enc * enc
+
+    def discriminator_loss(self, real_logits, fake_logits):
+        """Binary cross-entropy of real (label 1) vs generated (label 0)."""
+        bce = nn.functional.binary_cross_entropy_with_logits
+        return 0.5 * (bce(real_logits, torch.ones_like(real_logits))
+                      + bce(fake_logits, torch.zeros_like(fake_logits)))
+
+    def anomaly_score(self, z, z_hat):
+        """Per-sample GANomaly score: mean squared distance of ``z`` and ``z_hat``
+        (higher = more anomalous)."""
+        return (z - z_hat).pow(2).flatten(1).mean(dim=1)
+
+    # -- steps --------------------------------------------------------------
+
+    def train_step(self, batch, **fit_params):
+        """One generator step, then one discriminator step (paper's order)."""
+        self._set_training(True)
+        Xi, _ = unpack_data(batch)
+        x = to_tensor(Xi, device=self.device)
+        disc = self.discriminator_
+
+        # Generator: make the reconstruction look real to D (feature
+        # matching), reconstruct x, and keep z_hat close to z.
+        x_hat, z, z_hat = self.infer(x, **fit_params)
+        real_logits, real_features = disc(x)
+        _, fake_features = disc(x_hat)
+        adv, con, enc = self.generator_losses(
+            x, x_hat, z, z_hat, real_features.detach(), fake_features)
+        loss = self.weighted_generator_loss(adv, con, enc)
+        self._check_finite(loss, "generator")
+        self.optimizer_.zero_grad(set_to_none=True)
+        loss.backward()
+        self.notify("on_grad_computed",
+                    named_parameters=list(self.module_.named_parameters()),
+                    batch=batch, training=True)
+        self.optimizer_.step()
+
+        # Discriminator: real vs the (fixed) reconstruction. real_logits
+        # only depend on D's weights, untouched so far, so reuse them.
+        fake_logits, _ = disc(x_hat.detach())
+        loss_d = self.discriminator_loss(real_logits, fake_logits)
+        self._check_finite(loss_d, "discriminator")
+        self.optimizer_discriminator_.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.optimizer_discriminator_.step()
+        if loss_d.item() < D_COLLAPSE:
+            self.reinitialize_discriminator()
+
+        for name, value in [("adv", adv), ("con", con), ("enc", enc), ("d", loss_d)]:
+            self.history.record_batch(f"train_loss_{name}", value.item())
+        return {"loss": loss.detach(), "y_pred": x_hat.detach()}
+
+    def validation_step(self, batch, **fit_params):
+        """Generator loss and anomaly score on held-out normal rows, in
+        evaluation mode (no weight update, BatchNorm running statistics)."""
+        self._set_training(False)
+        Xi, _ = unpack_data(batch)
+        x = to_tensor(Xi, device=self.device)
+        with torch.no_grad():
+            x_hat, z, z_hat = self.infer(x, **fit_params)
+            _, real_features = self.discriminator_(x)
+            _, fake_features = self.discriminator_(x_hat)
+            parts = self.generator_losses(x, x_hat, z, z_hat, real_features, fake_features)
+            loss = self.weighted_generator_loss(*parts)
+            score = self.anomaly_score(z, z_hat).mean()
+        self.history.record_batch("valid_score", score.item())
+        return {"loss": loss, "y_pred": x_hat}
+
+    def _check_finite(self, loss, which):
+        if not torch.isfinite(loss):
+            epoch = len(self.history)
+            raise FloatingPointError(
+                f"The {which} loss became {loss.item()} in epoch {epoch}: training "
+                "diverged. Likely causes: a learning rate too high for this data "
+                "(try a smaller lr) or extreme input values. The model was not "
+                "changed by this batch."
+            )
+
+    # -- inference ----------------------------------------------------------
+
+    def score_batches(self, batches):
+        """Anomaly scores (float64 numpy, higher = more anomalous) for an
+        iterable of float32 tensors of scaled inputs, in evaluation mode."""
+        self._set_training(False)
+        scores = []
+        with torch.inference_mode():
+            for xb in batches:
+                _, z, z_hat = self.module_(to_tensor(xb, device=self.device))
+                # float64 before squaring: no overflow for extreme inputs.
+                diff = (z.double() - z_hat.double()).flatten(1)
+                scores.append(diff.pow(2).mean(dim=1).cpu().numpy())
+        if not scores:
+            return np.empty(0, dtype=np.float64)
+        return np.concatenate(scores)
+
+    def forward_batches(self, batches):
+        """``(x_hat, z, z_hat)`` as float32 CPU tensors for an iterable of
+        batches, in evaluation mode."""
+        self._set_training(False)
+        outs = []
+        with torch.inference_mode():
+            for xb in batches:
+                xb = to_tensor(xb, device=self.device)
+                outs.append([t.float().cpu() for t in self.module_(xb)])
+        return tuple(torch.cat(parts) for parts in zip(*outs))
