@@ -371,12 +371,12 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         )
 
     def _compute_offset(self, X2d, X_valid):
-        if self.contamination == "auto":
-            if X_valid is not None:
-                scores = self.net_.score_batches(self._batches_of_tensor(X_valid))
-                return -conformal_threshold(scores, AUTO_FALSE_ALARM_RATE)
-            return float(np.percentile(self._score(X2d), 100 * AUTO_FALSE_ALARM_RATE))
-        return float(np.percentile(self._score(X2d), 100 * self.contamination))
+        if self.contamination == "auto" and X_valid is not None:
+            scores = self.net_.score_batches(self._batches_of_tensor(X_valid))
+            return -float(conformal_threshold(scores, AUTO_FALSE_ALARM_RATE))
+        rate = (AUTO_FALSE_ALARM_RATE if self.contamination == "auto"
+                else self.contamination)
+        return float(np.percentile(-self._score(X2d), 100 * rate))
 
     # -- scoring ------------------------------------------------------------
 
