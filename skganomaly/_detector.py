@@ -2,6 +2,7 @@
 
 import math
 import re
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -10,11 +11,12 @@ from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch.callbacks import ProgressBar
+from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 
 from ._input import InputScaler, flatten_samples, resolve_sample_shape
 from ._net import GANomalyNet, TensorBatches, TrainValid
 from ._networks import Discriminator, Generator
+from ._persistence import load_detector, save_detector
 
 __all__ = ["GANomalyDetector"]
 
@@ -72,6 +74,62 @@ def conformal_threshold(scores, alpha):
     return scores[min(k, n) - 1]
 
 
+def _copy_state(net, optimizers):
+    modules = [net.module_, net.discriminator_]
+    if optimizers:
+        modules += [net.optimizer_, net.optimizer_discriminator_]
+    # Optimizer state dicts hold tensors in nested dicts: deep-copy them.
+    return [_clone_tensors(m.state_dict()) for m in modules]
+
+
+def _clone_tensors(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().clone()
+    if isinstance(obj, dict):
+        return {key: _clone_tensors(value) for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [_clone_tensors(value) for value in obj]
+    return obj
+
+
+def _restore_state(net, state):
+    modules = [net.module_, net.discriminator_,
+               net.optimizer_, net.optimizer_discriminator_][:len(state)]
+    for module, saved in zip(modules, state):
+        module.load_state_dict(saved)
+
+
+class _EpochCheckpoint(Callback):
+    """Keeps the state at the start of a fit and after each finished epoch.
+
+    Registered before the user's callbacks, so its ``on_epoch_end`` has run
+    whenever the epoch's training and validation are over, even if a later
+    callback (``EarlyStopping``, a user's) raises ``KeyboardInterrupt``.
+    The copies are dropped when the detector's ``fit`` ends and never pickled.
+    """
+
+    def initialize(self):
+        self.start_ = self.good_ = None
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        self.start_ = _copy_state(net, optimizers=True)
+        self.start_epochs_ = self.good_epochs_ = len(net.history)
+        self.good_ = None  # None: the start state
+
+    def on_epoch_end(self, net, **kwargs):
+        self.good_ = _copy_state(net, optimizers=False)
+        self.good_epochs_ = len(net.history)
+
+    def clear(self):
+        self.start_ = self.good_ = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["start_"] = state["good_"] = None
+        return state
+
+
 class GANomalyDetector(OutlierMixin, BaseEstimator):
     """GANomaly outlier detector (Akcay et al., ACCV 2018).
 
@@ -107,11 +165,14 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         on that padding.
 
     max_epochs : int, default=15
-        Number of passes over the training data.
+        Number of passes over the training data. ``0`` gives a usable but
+        untrained model (initial weights, ``offset_`` set), a starting point
+        for ``warm_start=True``.
 
     batch_size : int, default=64
-        Mini-batch size for training. A trailing batch of a single sample is
-        skipped in that epoch (BatchNorm cannot train on one sample).
+        Mini-batch size for training, at least 2. A trailing batch of a
+        single sample is skipped in that epoch (BatchNorm cannot train on one
+        sample).
 
     lr : float, default=2e-4
         Learning rate of the Adam optimizers of generator and discriminator.
@@ -154,6 +215,13 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         Passed (cloned) to the skorch net, e.g.
         ``[skorch.callbacks.EarlyStopping(monitor="valid_loss")]``.
 
+    warm_start : bool, default=False
+        When ``True`` and the detector is fitted, :meth:`fit` trains the
+        existing networks for ``max_epochs`` more epochs instead of
+        re-initialising them. The input scaling, sample shape, device and the
+        settings of the networks and optimizers of the first fit are kept
+        (``X`` must have the same features); ``offset_`` is computed again.
+
     verbose : int, default=0
         ``1`` shows skorch's progress bar and a table of the losses per
         epoch; ``0`` is silent.
@@ -183,7 +251,8 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
 
     n_iter_ : int
         Number of epochs trained (fewer than ``max_epochs`` when a callback
-        such as ``EarlyStopping`` stopped training).
+        such as ``EarlyStopping`` stopped training), counting those of
+        earlier fits continued with ``warm_start=True``.
 
     n_features_in_ : int
         Number of values per sample seen during :term:`fit`.
@@ -221,7 +290,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         "n_filters": [Interval(Integral, 1, None, closed="left")],
         "image_shape": [tuple, list, None],
         "max_epochs": [Interval(Integral, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "beta1": [Interval(Real, 0, 1, closed="left")],
         "w_adv": [Interval(Real, 0, None, closed="left")],
@@ -234,6 +303,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "device": [str, torch.device],
         "callbacks": [list, None],
+        "warm_start": ["boolean"],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
     }
@@ -255,6 +325,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         validation_fraction=0.1,
         device="auto",
         callbacks=None,
+        warm_start=False,
         verbose=0,
         random_state=None,
     ):
@@ -272,6 +343,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.device = device
         self.callbacks = callbacks
+        self.warm_start = warm_start
         self.verbose = verbose
         self.random_state = random_state
 
@@ -294,37 +366,115 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         -------
         self : object
             Fitted estimator.
+
+        Raises
+        ------
+        FloatingPointError
+            If a training loss becomes NaN or infinite (the message names the
+            epoch). The detector is then left as it was before the call.
+
+        Warns
+        -----
+        UserWarning
+            If training was interrupted (``KeyboardInterrupt`` during an
+            epoch, or raised by a callback other than ``EarlyStopping``). The
+            detector keeps the model of the last finished epoch and sets
+            ``offset_`` from it.
         """
-        device = resolve_device(self.device)
+        previous = dict(self.__dict__)
+        try:
+            return self._fit_or_continue(X)
+        except BaseException:
+            # Bad input, a diverging loss or an interrupt outside the epochs:
+            # leave the detector as it was before this call.
+            self.__dict__.clear()
+            self.__dict__.update(previous)
+            raise
+
+    def _fit_or_continue(self, X):
+        warm = bool(self.warm_start) and hasattr(self, "net_")
+        device = self.device_ if warm else resolve_device(self.device)
         X2d, nd_shape = flatten_samples(X)
         X2d = validate_data(
-            self, X2d, dtype=[np.float64, np.float32], ensure_min_samples=2
+            self, X2d, dtype=[np.float64, np.float32], ensure_min_samples=2,
+            reset=not warm,
         )
         sample_shape = resolve_sample_shape(self.image_shape, nd_shape, X2d.shape[1])
+        if warm and sample_shape != self.sample_shape_:
+            raise ValueError(
+                f"warm_start=True continues training networks built for samples "
+                f"of shape {self.sample_shape_}, but X holds samples of shape "
+                f"{sample_shape}. Pass data of the fitted shape, or set "
+                "warm_start=False to fit new networks."
+            )
 
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         train_idx, valid_idx = self._split_holdout(len(X2d), rng)
 
-        self._scaler = InputScaler().fit(X2d[train_idx], sample_shape)
+        if not warm:
+            self._scaler = InputScaler().fit(X2d[train_idx], sample_shape)
         X_train = torch.from_numpy(self._scaler.transform(X2d[train_idx]))
         X_valid = (
             torch.from_numpy(self._scaler.transform(X2d[valid_idx]))
             if len(valid_idx) else None
         )
 
-        self.sample_shape_ = sample_shape
-        self.device_ = device
-        self.net_ = self._make_net(sample_shape, device, seed)
+        if not warm:
+            self.sample_shape_ = sample_shape
+            self.device_ = device
+            self.net_ = self._make_net(sample_shape, device, seed)
+        net = self.net_
         cuda = [torch.device(device)] if device.startswith("cuda") else []
         # Seed torch without touching the caller's global random state.
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(seed)
-            self.net_.fit(TrainValid(X_train, X_valid))
-        self.n_iter_ = len(self.net_.history)
-
-        self.offset_ = self._compute_offset(X2d, X_valid)
+            if not warm:
+                net.initialize()
+            checkpoint = dict(net.callbacks_)["epoch_checkpoint"]
+            try:
+                net.partial_fit(TrainValid(X_train, X_valid),
+                                epochs=int(self.max_epochs))
+                self._settle_interrupt(net, checkpoint)
+                offset = self._compute_offset(X2d, X_valid)
+            except BaseException:
+                if warm and checkpoint.start_ is not None:
+                    # Undo this call's epochs on the shared networks.
+                    _restore_state(net, checkpoint.start_)
+                    del net.history[checkpoint.start_epochs_:]
+                raise
+            finally:
+                checkpoint.clear()
+        self.n_iter_ = len(net.history)
+        self.offset_ = offset
         return self
+
+    def _settle_interrupt(self, net, checkpoint):
+        """skorch ends training quietly on ``KeyboardInterrupt``: fall back to
+        the last finished epoch and say so."""
+        finished = checkpoint.good_epochs_
+        planned = checkpoint.start_epochs_ + int(self.max_epochs)
+        if len(net.history) > finished:
+            # Interrupted inside an epoch: its weights are half-updated.
+            _restore_state(net, checkpoint.good_ or checkpoint.start_)
+            del net.history[finished:]
+            when = f"during epoch {finished + 1}"
+        elif finished < planned and not any(
+            isinstance(cb, EarlyStopping) and cb.misses_ >= cb.patience
+            for _, cb in net.callbacks_
+        ):
+            when = f"after epoch {finished}"
+        else:
+            return
+        warnings.warn(
+            f"Training was interrupted {when} (KeyboardInterrupt) with "
+            f"{planned} epoch(s) planned. The detector keeps the model of the "
+            f"last finished epoch ({finished} epoch(s) trained in all) and sets "
+            "offset_ from it. Fit again (warm_start=True continues) to train "
+            "further.",
+            UserWarning,
+            stacklevel=4,
+        )
 
     def _split_holdout(self, n_samples, rng):
         order = rng.permutation(n_samples)
@@ -336,18 +486,21 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         return np.sort(order[n_valid:]), np.sort(order[:n_valid])
 
     def _make_net(self, sample_shape, device, seed):
-        callbacks = [clone(cb, safe=False) for cb in (self.callbacks or [])]
+        # The checkpoint comes first: it must see each epoch end before any
+        # user callback may stop training.
+        callbacks = [("epoch_checkpoint", _EpochCheckpoint())]
+        callbacks += [clone(cb, safe=False) for cb in (self.callbacks or [])]
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
         betas = (self.beta1, 0.999)
         return GANomalyNet(
             module=Generator,
             module__sample_shape=sample_shape,
-            module__latent_dim=self.latent_dim,
-            module__n_filters=self.n_filters,
+            module__latent_dim=int(self.latent_dim),  # bool / numpy ints too
+            module__n_filters=int(self.n_filters),
             discriminator=Discriminator,
             discriminator__sample_shape=sample_shape,
-            discriminator__n_filters=self.n_filters,
+            discriminator__n_filters=int(self.n_filters),
             optimizer=torch.optim.Adam,
             optimizer__betas=betas,
             optimizer_discriminator=torch.optim.Adam,
@@ -466,6 +619,66 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         is_inlier = np.ones(decision.shape[0], dtype=int)
         is_inlier[decision < 0] = -1
         return is_inlier
+
+    # -- persistence --------------------------------------------------------
+
+    def save(self, path):
+        """Save the fitted detector to one file that loads without running code.
+
+        The file is a zip archive holding the parameters, the fitted
+        attributes and the input scaling as JSON, and the weights of the
+        generator and the discriminator as ``torch.save`` state dicts (CPU
+        tensors) with their SHA-256. It records the package and format
+        versions. The write is atomic: a temporary file in the same folder
+        is written, flushed to disk and renamed over ``path``, so a failure
+        never leaves a broken file in place of a good one. ``callbacks`` are
+        not saved (a warning says so); the training history is.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file (suggested suffix: ``.skgan``).
+
+        Returns
+        -------
+        path : str
+            The path written.
+
+        See Also
+        --------
+        load : Load a detector saved with this method.
+        """
+        check_is_fitted(self)
+        return save_detector(self, path)
+
+    @classmethod
+    def load(cls, path, *, device=None):
+        """Load a detector written by :meth:`save`.
+
+        No pickle is involved: parameters are JSON and the weights are read
+        with ``torch.load(..., weights_only=True)``. A file of an unknown
+        format version, with a missing, extra or altered entry (checked with
+        SHA-256), or whose contents do not fit together, is refused with a
+        ``ValueError`` before any detector is returned.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File written by :meth:`save`.
+
+        device : str, default=None
+            Where to put the networks: ``'cpu'``, ``'cuda'``, ... ``None``
+            uses the device the model was trained on when it is available
+            here and the CPU otherwise, so a model trained on a GPU loads
+            on a CPU-only machine.
+
+        Returns
+        -------
+        detector : GANomalyDetector
+            The fitted detector; its scores equal the saved detector's on
+            the same device.
+        """
+        return load_detector(cls, path, device=device)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

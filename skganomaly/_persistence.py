@@ -1,0 +1,437 @@
+"""Safe, atomic model files for :class:`~skganomaly.GANomalyDetector`.
+
+:meth:`GANomalyDetector.save` writes one zip archive:
+
+``manifest.json``
+    format name and version, the versions of skganomaly, torch and
+    scikit-learn that wrote it, the estimator's parameters (without
+    ``callbacks``), the fitted attributes (``offset_``, ``n_features_in_``,
+    ``feature_names_in_``, ``sample_shape_``, ``n_iter_``, ``device_``), the
+    input scaling (shift and scale as lists of floats, exact in JSON), the
+    training history, and for each weight file its size and SHA-256;
+``generator.pt``, ``discriminator.pt``
+    the networks' ``state_dict`` (CPU tensors) written by ``torch.save``.
+
+Loading never unpickles arbitrary objects: the manifest is JSON and the
+weights are read with ``torch.load(..., weights_only=True)`` after their
+SHA-256 was checked. Every entry is checked before a detector is built, so a
+file is either loaded whole or refused with a ``ValueError``.
+
+The checksums detect corruption and edits of the weight files; they are not a
+signature. Whoever can write the file can also rewrite the checksums, so load
+only files from sources you trust to give you a *good model* (loading cannot
+run code either way).
+
+Writes are atomic: the archive goes to a temporary file in the destination's
+folder, is flushed and ``fsync``-ed, then renamed over the destination with
+``os.replace``. A failure at any point (full disk, exception, interrupt)
+removes the temporary file and leaves an existing file untouched.
+"""
+
+import contextlib
+import hashlib
+import io
+import json
+import math
+import os
+import secrets
+import warnings
+import zipfile
+
+import numpy as np
+import sklearn
+import torch
+from skorch.history import History
+
+from ._input import InputScaler
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_detector", "save_detector"]
+
+#: Identifies the archive as a GANomalyDetector file.
+FORMAT_NAME = "skganomaly.GANomalyDetector"
+#: Bumped whenever a change to the layout would make older readers
+#: misread a file; readers refuse versions they do not know.
+FORMAT_VERSION = 1
+
+MANIFEST = "manifest.json"
+WEIGHT_FILES = {"generator": "generator.pt", "discriminator": "discriminator.pt"}
+#: Refuse manifests larger than this (the history of a long training run is a
+#: few MB): guards against zip bombs.
+MAX_MANIFEST_BYTES = 64 * 2**20
+
+
+# -- writing ------------------------------------------------------------------
+
+
+def save_detector(detector, path):
+    """Write a fitted detector to ``path`` atomically (see module docstring)."""
+    import skganomaly
+
+    path = os.fspath(path)
+    blobs = {
+        name: _state_dict_bytes(module)
+        for name, module in [("generator", detector.net_.module_),
+                             ("discriminator", detector.net_.discriminator_)]
+    }
+    manifest = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "skganomaly_version": skganomaly.__version__,
+        "torch_version": torch.__version__,
+        "sklearn_version": sklearn.__version__,
+        "params": _params_to_json(detector),
+        "fitted": _fitted_to_json(detector),
+        "scaler": {
+            "shift": detector._scaler.shift_.tolist(),
+            "scale": detector._scaler.scale_.tolist(),
+        },
+        "weights": {
+            name: {
+                "file": WEIGHT_FILES[name],
+                "bytes": len(blob),
+                "sha256": hashlib.sha256(blob).hexdigest(),
+            }
+            for name, blob in blobs.items()
+        },
+        "history": _history_to_json(detector.net_.history),
+    }
+    text = json.dumps(manifest, allow_nan=False, indent=1).encode("utf-8")
+
+    def write(fileobj):
+        with zipfile.ZipFile(fileobj, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(MANIFEST, text)
+            for name, blob in blobs.items():
+                archive.writestr(WEIGHT_FILES[name], blob)
+
+    atomic_write(path, write)
+    return path
+
+
+def atomic_write(path, write):
+    """Call ``write(fileobj)`` on a temporary file next to ``path``, flush it
+    to disk and rename it over ``path``; on any failure remove it and leave
+    ``path`` as it was."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(
+        folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    # os.open with 0o666 applies the umask, like a plain open() would.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    fd = os.open(tmp, flags, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fileobj:
+            write(fileobj)
+            fileobj.flush()
+            os.fsync(fileobj.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder):
+    # Makes the rename itself durable (POSIX); not possible everywhere.
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _state_dict_bytes(module):
+    state = {key: value.detach().cpu() for key, value in module.state_dict().items()}
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def _params_to_json(detector):
+    params = detector.get_params(deep=False)
+    out = {}
+    for name, value in params.items():
+        if name == "callbacks":
+            if value:
+                warnings.warn(
+                    "callbacks are not saved (they may hold arbitrary code); the "
+                    "loaded detector has callbacks=None. Set them again with "
+                    "set_params before refitting.",
+                    UserWarning, stacklevel=4,
+                )
+            continue
+        if isinstance(value, torch.device):
+            value = str(value)
+        elif isinstance(value, np.random.RandomState):
+            warnings.warn(
+                "random_state is a RandomState instance, which is not saved; the "
+                "loaded detector has random_state=None.",
+                UserWarning, stacklevel=4,
+            )
+            value = None
+        elif isinstance(value, np.generic):
+            value = value.item()
+        elif isinstance(value, tuple):
+            value = [int(v) for v in value]
+        if not (value is None or isinstance(value, (bool, int, float, str, list))):
+            raise TypeError(
+                f"Cannot save parameter {name}={value!r} of type "
+                f"{type(value).__name__}; set it to a plain value before saving."
+            )
+        out[name] = value
+    return out
+
+
+def _fitted_to_json(detector):
+    fitted = {
+        "offset_": float(detector.offset_),
+        "n_features_in_": int(detector.n_features_in_),
+        "sample_shape_": [int(s) for s in detector.sample_shape_],
+        "n_iter_": int(detector.n_iter_),
+        "device_": str(detector.device_),
+    }
+    if hasattr(detector, "feature_names_in_"):
+        fitted["feature_names_in_"] = [str(n) for n in detector.feature_names_in_]
+    return fitted
+
+
+def _history_to_json(history):
+    try:
+        return _plain(list(history))
+    except TypeError:
+        warnings.warn("The training history holds values that JSON cannot "
+                      "represent; it is not saved.", UserWarning, stacklevel=4)
+        return None
+
+
+def _plain(obj):
+    if isinstance(obj, dict):
+        return {str(key): _plain(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(value) for value in obj]
+    if isinstance(obj, (np.generic, torch.Tensor)) and np.size(obj) == 1:
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(type(obj).__name__)
+
+
+# -- reading ------------------------------------------------------------------
+
+
+class _Refuse(ValueError):
+    pass
+
+
+def load_detector(cls, path, device=None):
+    """Read a file written by :func:`save_detector`; see the module docstring."""
+    path = os.fspath(path)
+    try:
+        return _load(cls, path, device)
+    except _Refuse as exc:
+        raise ValueError(f"Cannot load {path!r}: {exc}") from None
+
+
+def _load(cls, path, device):
+    try:
+        archive = zipfile.ZipFile(path, "r")
+    except zipfile.BadZipFile as exc:
+        raise _Refuse(
+            f"not a skganomaly model file ({exc}). Files are written by "
+            "GANomalyDetector.save.") from None
+    with archive:
+        manifest = _read_manifest(archive)
+        blobs = _read_weights(archive, manifest)
+
+    from ._detector import resolve_device
+
+    params = manifest.get("params")
+    if not isinstance(params, dict):
+        raise _Refuse("the manifest has no 'params' object.")
+    known = cls().get_params(deep=False)
+    unknown = sorted(set(params) - set(known))
+    if unknown or "callbacks" in params:
+        raise _Refuse(
+            f"it sets parameters this version of {cls.__name__} does not have: "
+            f"{unknown or ['callbacks']}. Upgrade skganomaly "
+            f"(the file was written by {manifest.get('skganomaly_version')!r}).")
+    if isinstance(params.get("image_shape"), list):
+        params = {**params, "image_shape": tuple(params["image_shape"])}
+    detector = cls(**params)
+    try:
+        detector._validate_params()
+    except (TypeError, ValueError) as exc:
+        raise _Refuse(f"its parameters are invalid: {exc}") from None
+
+    fitted = _check_fitted(manifest.get("fitted"))
+    scaler = _check_scaler(manifest.get("scaler"), fitted["sample_shape_"])
+
+    if device is None:
+        try:
+            device = resolve_device(fitted["device_"])
+        except ValueError:  # e.g. trained on CUDA, loaded on a CPU-only machine
+            device = "cpu"
+    else:
+        device = resolve_device(device)
+
+    states = {}
+    for name, blob in blobs.items():
+        try:
+            state = torch.load(io.BytesIO(blob), weights_only=True,
+                               map_location=device)
+        except Exception as exc:  # noqa: BLE001 - any unreadable blob
+            raise _Refuse(f"the {name} weights cannot be read: {exc}") from None
+        if not (isinstance(state, dict) and all(
+                isinstance(k, str) and isinstance(v, torch.Tensor)
+                for k, v in state.items())):
+            raise _Refuse(f"the {name} weights are not a state dict of tensors.")
+        states[name] = state
+
+    # Building the networks draws initial weights: keep the caller's global
+    # torch random state as it was.
+    with torch.random.fork_rng(devices=[]):
+        net = detector._make_net(fitted["sample_shape_"], device, seed=0)
+        net.initialize()
+    for name, module in [("generator", net.module_),
+                         ("discriminator", net.discriminator_)]:
+        try:
+            module.load_state_dict(states[name], strict=True)
+        except RuntimeError as exc:
+            raise _Refuse(
+                f"the {name} weights do not fit the networks described by the "
+                f"parameters: {exc}") from None
+    history = manifest.get("history")
+    if isinstance(history, list) and all(isinstance(h, dict) for h in history):
+        net.history = History(history)
+
+    # Everything checked: only now fill the detector.
+    detector._scaler = scaler
+    detector.sample_shape_ = fitted["sample_shape_"]
+    detector.device_ = device
+    detector.net_ = net
+    detector.n_iter_ = fitted["n_iter_"]
+    detector.n_features_in_ = fitted["n_features_in_"]
+    if fitted["feature_names_in_"] is not None:
+        detector.feature_names_in_ = np.asarray(fitted["feature_names_in_"],
+                                                dtype=object)
+    detector.offset_ = fitted["offset_"]
+    return detector
+
+
+def _read_manifest(archive):
+    infos = archive.infolist()
+    names = [info.filename for info in infos]
+    expected = {MANIFEST, *WEIGHT_FILES.values()}
+    if len(names) != len(set(names)) or set(names) != expected:
+        missing = sorted(expected - set(names))
+        extra = sorted(set(names) - expected)
+        raise _Refuse(
+            "its entries are not those of a skganomaly model file "
+            f"(missing: {missing}, unexpected: {extra}, duplicated: "
+            f"{len(names) != len(set(names))}).")
+    if archive.getinfo(MANIFEST).file_size > MAX_MANIFEST_BYTES:
+        raise _Refuse("its manifest is implausibly large.")
+    try:
+        manifest = json.loads(archive.read(MANIFEST).decode("utf-8"))
+    except (ValueError, zipfile.BadZipFile) as exc:  # bad JSON, UTF-8 or CRC
+        raise _Refuse(f"its manifest cannot be read: {exc}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise _Refuse("it is not a GANomalyDetector file (unknown 'format').")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise _Refuse(
+            f"it has format version {version!r}, written by skganomaly "
+            f"{manifest.get('skganomaly_version')!r}; this version reads format "
+            f"{FORMAT_VERSION}. Load it with a matching skganomaly version.")
+    return manifest
+
+
+def _read_weights(archive, manifest):
+    declared = manifest.get("weights")
+    if not isinstance(declared, dict) or set(declared) != set(WEIGHT_FILES):
+        raise _Refuse("the manifest does not list the generator and "
+                      "discriminator weights.")
+    blobs = {}
+    for name, filename in WEIGHT_FILES.items():
+        entry = declared[name]
+        if not (isinstance(entry, dict) and entry.get("file") == filename
+                and isinstance(entry.get("bytes"), int)
+                and isinstance(entry.get("sha256"), str)):
+            raise _Refuse(f"the manifest's entry for the {name} weights is malformed.")
+        if archive.getinfo(filename).file_size != entry["bytes"]:
+            raise _Refuse(f"{filename} does not have the size the manifest records "
+                          "(the file was altered or truncated).")
+        try:
+            with archive.open(filename) as fileobj:
+                blob = fileobj.read(entry["bytes"] + 1)
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:  # CRC, truncation
+            raise _Refuse(f"{filename} cannot be read: {exc}") from None
+        if len(blob) != entry["bytes"] or \
+                hashlib.sha256(blob).hexdigest() != entry["sha256"]:
+            raise _Refuse(f"the SHA-256 of {filename} does not match the manifest "
+                          "(the file was altered or corrupted).")
+        blobs[name] = blob
+    return blobs
+
+
+def _check_fitted(fitted):
+    if not isinstance(fitted, dict):
+        raise _Refuse("the manifest has no 'fitted' object.")
+
+    def get(key, kind):
+        value = fitted.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise _Refuse(f"the fitted attribute {key} is missing or malformed.")
+        return value
+
+    shape = get("sample_shape_", list)
+    if len(shape) not in (1, 3) or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
+        raise _Refuse("the fitted attribute sample_shape_ is malformed.")
+    n_features = get("n_features_in_", int)
+    if n_features != int(np.prod(shape)):
+        raise _Refuse("n_features_in_ does not match sample_shape_.")
+    offset = get("offset_", (int, float))
+    if not math.isfinite(offset):
+        raise _Refuse("the fitted attribute offset_ is not finite.")
+    n_iter = get("n_iter_", int)
+    if n_iter < 0:
+        raise _Refuse("the fitted attribute n_iter_ is negative.")
+    names = fitted.get("feature_names_in_")
+    if names is not None and not (
+            isinstance(names, list) and len(names) == n_features
+            and all(isinstance(n, str) for n in names)):
+        raise _Refuse("the fitted attribute feature_names_in_ is malformed.")
+    return {
+        "sample_shape_": tuple(shape),
+        "n_features_in_": n_features,
+        "offset_": float(offset),
+        "n_iter_": n_iter,
+        "device_": get("device_", str),
+        "feature_names_in_": names,
+    }
+
+
+def _check_scaler(scaler, sample_shape):
+    if not isinstance(scaler, dict):
+        raise _Refuse("the manifest has no 'scaler' object.")
+    expected = (sample_shape[0], 1) if len(sample_shape) == 3 else sample_shape
+    arrays = {}
+    for key in ("shift", "scale"):
+        try:
+            array = np.asarray(scaler.get(key), dtype=np.float64)
+        except (TypeError, ValueError):
+            array = None
+        if array is None or array.shape != expected or not np.isfinite(array).all():
+            raise _Refuse(f"the input scaling ({key}) is missing or malformed.")
+        arrays[key] = array
+    if not (arrays["scale"] > 0).all():
+        raise _Refuse("the input scaling has non-positive scales.")
+    result = InputScaler()
+    result.sample_shape = tuple(sample_shape)
+    result.shift_ = arrays["shift"]
+    result.scale_ = arrays["scale"]
+    return result
