@@ -44,7 +44,10 @@ def flatten_samples(X):
         if isinstance(X, torch.Tensor):
             X = X.detach().cpu().numpy()
         X = np.asarray(X)
-        return X.reshape(X.shape[0], -1), tuple(int(s) for s in X.shape[1:])
+        # Explicit width: reshape(0, -1) fails on an empty stack, which
+        # validation then reports clearly.
+        n_values = int(np.prod(X.shape[1:]))
+        return X.reshape(X.shape[0], n_values), tuple(int(s) for s in X.shape[1:])
     if ndim > 4:
         raise ValueError(
             f"X has {ndim} dimensions; expected a 2-D array (n_samples, "
@@ -116,15 +119,24 @@ class InputScaler:
             channels = X.reshape(X.shape[0], self.sample_shape[0], -1)
             low = channels.min(axis=(0, 2)).astype(np.float64)
             high = channels.max(axis=(0, 2)).astype(np.float64)
-            center, half_range = (high + low) / 2, (high - low) / 2
+            # Halve first: high + low overflows near the float64 maximum
+            # (halving is exact, so ordinary data gives the same numbers).
+            center, half_range = high / 2 + low / 2, high / 2 - low / 2
             shape = (self.sample_shape[0], 1)
             self.shift_ = center.reshape(shape)
             self.scale_ = _nonzero(half_range, center).reshape(shape)
         else:
             X64 = X.astype(np.float64, copy=False)
-            mean = X64.mean(axis=0)
-            # Centre before squaring: features around 1e30 would overflow.
-            std = np.sqrt(np.mean((X64 - mean) ** 2, axis=0))
+            # Divide by a power of two near each feature's peak magnitude so
+            # that neither the sum nor the squares overflow (values up to the
+            # float64 maximum). Scaling by 2**k is exact: ordinary data gives
+            # bit-for-bit the same statistics.
+            unit = np.ldexp(1.0, np.frexp(np.abs(X64).max(axis=0))[1] - 1)
+            Xu = X64 / unit
+            mean_u = Xu.mean(axis=0)
+            # Centre before squaring.
+            std = np.sqrt(np.mean((Xu - mean_u) ** 2, axis=0)) * unit
+            mean = mean_u * unit
             self.shift_ = mean
             self.scale_ = _nonzero(std, mean)
         return self
