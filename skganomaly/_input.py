@@ -146,7 +146,9 @@ class InputScaler:
         X = np.asarray(X, dtype=np.float64)
         if len(self.sample_shape) == 3:
             X = X.reshape(X.shape[0], self.sample_shape[0], -1)
-        X = (X - self.shift_) / self.scale_
+        # Overflow to +-inf is harmless here: clipping brings it back.
+        with np.errstate(over="ignore"):
+            X = (X - self.shift_) / self.scale_
         np.clip(X, -CLIP, CLIP, out=X)
         return X.reshape(X.shape[0], *self.sample_shape).astype(np.float32)
 

@@ -1,0 +1,27 @@
+import numpy as np
+import pytest
+import torch
+
+from skganomaly import GANomalyDetector
+
+# Two CPU cores in CI: keep torch from oversubscribing them.
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture
+def tiny():
+    """Factory of tiny, fast detectors (tests check behaviour, not quality)."""
+
+    def make(**params):
+        defaults = dict(latent_dim=4, n_filters=4, max_epochs=2, batch_size=32,
+                        random_state=0)
+        defaults.update(params)
+        return GANomalyDetector(**defaults)
+
+    return make
+
+
+@pytest.fixture
+def blobs():
+    rng = np.random.RandomState(0)
+    return rng.normal(size=(120, 5))

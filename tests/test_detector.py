@@ -1,0 +1,331 @@
+"""GANomalyDetector: outlier-detector conventions, inputs, ecosystem, quality."""
+
+import io
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from skorch.callbacks import EarlyStopping
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.ensemble import IsolationForest
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skganomaly import GANomalyDetector
+from skganomaly._detector import AUTO_FALSE_ALARM_RATE, conformal_threshold
+
+# -- outlier-detector conventions ---------------------------------------------
+
+
+def test_score_decision_predict_are_consistent(tiny, blobs):
+    det = tiny().fit(blobs)
+    scores = det.score_samples(blobs)
+    assert scores.dtype == np.float64 and scores.shape == (len(blobs),)
+    np.testing.assert_array_equal(det.decision_function(blobs), scores - det.offset_)
+    pred = det.predict(blobs)
+    assert pred.dtype.kind == "i" and set(np.unique(pred)) <= {-1, 1}
+    np.testing.assert_array_equal(pred == -1, scores - det.offset_ < 0)
+    np.testing.assert_array_equal(tiny().fit_predict(blobs), pred)
+
+
+def test_score_samples_is_minus_the_latent_distance(tiny, blobs):
+    det = tiny().fit(blobs)
+    x = torch.from_numpy(det._scaler.transform(blobs))
+    det.net_.module_.eval()
+    with torch.no_grad():
+        _, z, z_hat = det.net_.module_(x)
+    expected = -((z - z_hat) ** 2).mean(dim=1).double().numpy()
+    np.testing.assert_allclose(det.score_samples(blobs), expected, rtol=1e-5)
+
+
+def test_a_score_depends_on_its_sample_alone(tiny, blobs):
+    det = tiny().fit(blobs)
+    full = det.score_samples(blobs)
+    singles = np.array([det.score_samples(blobs[i:i + 1])[0] for i in range(10)])
+    np.testing.assert_allclose(singles, full[:10], rtol=1e-6)
+    reversed_ = det.score_samples(blobs[::-1])[::-1]
+    np.testing.assert_allclose(reversed_, full, rtol=1e-6)
+    # Scoring never changes the model (no BatchNorm statistics update).
+    np.testing.assert_array_equal(det.score_samples(blobs), full)
+
+
+def test_far_away_points_score_as_less_normal(tiny, blobs):
+    # Tiny networks barely trained rank arbitrarily; a little training suffices.
+    det = tiny(n_filters=16, max_epochs=20).fit(blobs)
+    low = np.percentile(det.score_samples(blobs), 5)
+    for shift in [25.0, 1e3]:
+        assert np.all(det.score_samples(blobs[:20] + shift) < low)
+
+
+@pytest.mark.parametrize("contamination", [0.05, 0.1, 0.25, 0.5])
+def test_float_contamination_flags_that_share_of_training_data(tiny, blobs,
+                                                                contamination):
+    det = tiny(contamination=contamination).fit(blobs)
+    share = np.mean(det.predict(blobs) == -1)
+    assert share == pytest.approx(contamination, abs=1 / len(blobs))
+    assert det.offset_ == pytest.approx(
+        np.percentile(det.score_samples(blobs), 100 * contamination))
+
+
+def test_auto_contamination_is_a_conformal_quantile_of_held_out_normals(tiny):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 4))
+    det = tiny(validation_fraction=0.25).fit(X)
+    # The held-out rows are never seen by the weight updates ...
+    batches = det.net_.history[0]["batches"]
+    n_trained = sum(b.get("train_batch_size", 0) for b in batches)
+    assert n_trained == 300
+    # ... and the threshold is the split-conformal quantile of their scores.
+    order = np.random.RandomState(0)
+    order.randint(np.iinfo(np.int32).max)  # the seed drawn first in fit
+    held_out = np.sort(order.permutation(400)[:100])
+    held_scores = -det.score_samples(X[held_out])
+    assert det.offset_ == pytest.approx(
+        -conformal_threshold(held_scores, AUTO_FALSE_ALARM_RATE))
+    # k = ceil(101 * 0.95) = 96: exactly four held-out normals lie above it.
+    assert np.sum(det.predict(X[held_out]) == -1) == 4
+    # New normal data: about 5 % flagged at most (with sampling slack).
+    assert np.mean(det.predict(rng.normal(size=(2000, 4))) == -1) < 0.08
+
+
+def test_conformal_threshold():
+    scores = np.arange(1.0, 100.0)  # 99 scores
+    assert conformal_threshold(scores, 0.05) == 95.0  # ceil(100 * .95) = 95th
+    assert conformal_threshold(scores[:5], 0.05) == 5.0  # too few: the maximum
+
+
+def test_auto_contamination_without_held_out_rows_uses_training_scores(tiny, blobs):
+    det = tiny(validation_fraction=None).fit(blobs)
+    assert det.offset_ == pytest.approx(
+        np.percentile(det.score_samples(blobs), 100 * AUTO_FALSE_ALARM_RATE))
+    assert det.net_.history[0].get("valid_loss") is None
+
+
+# -- reproducibility -------------------------------------------------------------
+
+
+def test_random_state_gives_bit_identical_scores_and_spares_global_rng(tiny, blobs):
+    torch_state = torch.get_rng_state()
+    numpy_state = np.random.get_state()[1].copy()
+    a = tiny(random_state=3).fit(blobs).score_samples(blobs)
+    b = tiny(random_state=3).fit(blobs).score_samples(blobs)
+    c = tiny(random_state=4).fit(blobs).score_samples(blobs)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    np.testing.assert_array_equal(np.random.get_state()[1], numpy_state)
+
+
+# -- inputs ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "shape", [(30, 28, 28), (30, 28, 20), (30, 8, 8), (30, 3, 8, 8),
+              (30, 1, 64, 64), (30, 2, 5, 7)])
+def test_images_of_any_size_and_channels(tiny, shape):
+    X = np.random.RandomState(0).uniform(0, 255, size=shape)
+    det = tiny(max_epochs=1).fit(X)
+    expected = shape[1:] if len(shape) == 4 else (1, *shape[1:])
+    assert det.sample_shape_ == expected
+    assert det.n_features_in_ == int(np.prod(shape[1:]))
+    scores = det.score_samples(X)
+    assert scores.shape == (30,) and np.all(np.isfinite(scores))
+    # The flattened rows are the same images.
+    np.testing.assert_array_equal(det.score_samples(X.reshape(30, -1)), scores)
+
+
+def test_flat_rows_with_image_shape_equal_image_stacks(tiny):
+    X = np.random.RandomState(0).uniform(0, 16, size=(40, 1, 8, 8))
+    flat = tiny(image_shape=(8, 8)).fit(X.reshape(40, -1))
+    stack = tiny().fit(X)
+    chw = tiny(image_shape=(1, 8, 8)).fit(X.reshape(40, -1))
+    np.testing.assert_array_equal(flat.score_samples(X), stack.score_samples(X))
+    np.testing.assert_array_equal(chw.score_samples(X), stack.score_samples(X))
+
+
+def test_raw_pixels_and_unit_pixels_give_the_same_model(tiny):
+    X = np.random.RandomState(0).randint(0, 256, size=(40, 10, 10)).astype(float)
+    raw = tiny().fit(X).score_samples(X)
+    unit = tiny().fit(X / 255).score_samples(X / 255)
+    np.testing.assert_allclose(raw, unit, rtol=1e-3)
+
+
+def test_unscaled_features_give_the_same_model(tiny, blobs):
+    shifted = blobs * 100 + 1000
+    np.testing.assert_allclose(tiny().fit(shifted).score_samples(shifted),
+                               tiny().fit(blobs).score_samples(blobs), rtol=1e-3)
+
+
+def test_dataframes_keep_feature_names(tiny, blobs):
+    df = pd.DataFrame(blobs, columns=list("abcde"))
+    det = tiny().fit(df)
+    np.testing.assert_array_equal(det.feature_names_in_, list("abcde"))
+    np.testing.assert_array_equal(det.score_samples(df), det.score_samples(blobs))
+    with pytest.raises(ValueError, match="feature names"):
+        det.score_samples(df.rename(columns={"a": "z"}))
+
+
+@pytest.mark.parametrize(
+    "X, error, match",
+    [
+        (np.array([[0.0, np.nan]] * 5), ValueError, "NaN"),
+        (np.array([[0.0, np.inf]] * 5), ValueError, "infinity"),
+        (np.empty((0, 3)), ValueError, "0 sample"),
+        (np.zeros((1, 3)), ValueError, "1 sample"),
+        (np.array([["a", "b"], ["c", "d"]]), ValueError, "convert"),
+        (np.zeros((4, 1, 1, 8, 8)), ValueError, "5 dimensions"),
+        (np.zeros(5), ValueError, "2D array"),
+        (sp.csr_matrix(np.eye(4)), TypeError, "[Ss]parse"),
+    ],
+)
+def test_bad_training_input_is_rejected_clearly(tiny, X, error, match):
+    with pytest.raises(error, match=match):
+        tiny().fit(X)
+
+
+def test_bad_scoring_input_is_rejected_clearly(tiny, blobs):
+    det = tiny().fit(blobs)
+    with pytest.raises(ValueError, match="X has 4 features, but GANomalyDetector "
+                                         "is expecting 5 features"):
+        det.score_samples(blobs[:, :4])
+    with pytest.raises(ValueError, match="NaN"):
+        det.predict(np.full((2, 5), np.nan))
+    images = tiny().fit(np.zeros((10, 6, 6)) + np.arange(36).reshape(6, 6))
+    with pytest.raises(ValueError, match=r"shape \(4, 9\).*\(1, 6, 6\)"):
+        images.score_samples(np.zeros((2, 4, 9)))
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"latent_dim": 0}, "latent_dim"),
+        ({"n_filters": 2.5}, "n_filters"),
+        ({"contamination": 0.7}, "contamination"),
+        ({"contamination": "high"}, "contamination"),
+        ({"lr": -1.0}, "lr"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"validation_fraction": 1.0}, "validation_fraction"),
+        ({"w_con": -1}, "w_con"),
+        ({"device": "tpu"}, "device='tpu' is not understood"),
+        ({"image_shape": (7, 7)}, "holds 49 values per image, but X has 5"),
+    ],
+)
+def test_invalid_parameters_are_rejected_in_fit(tiny, blobs, params, match):
+    det = tiny(**params)  # no validation in __init__
+    with pytest.raises(ValueError, match=match):
+        det.fit(blobs)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_cuda_request_without_cuda_is_a_clear_error(tiny, blobs):
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        tiny(device="cuda").fit(blobs)
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    X=hnp.arrays(
+        dtype=st.sampled_from([np.float64, np.float32, np.int64]),
+        shape=hnp.array_shapes(min_dims=2, max_dims=2, min_side=2, max_side=12),
+        elements=st.integers(-10**6, 10**6),
+    ),
+    scale=st.sampled_from([1e-30, 1.0, 1e30]),
+)
+def test_scores_are_always_finite_float64(tiny, X, scale):
+    if X.dtype == np.float64:
+        X = X * scale
+    det = tiny(max_epochs=1, batch_size=4).fit(X)
+    probe = np.concatenate([X, X[:1] * 1e6 + 1e6])
+    scores = det.score_samples(probe)
+    assert scores.dtype == np.float64 and scores.shape == (len(probe),)
+    assert np.all(np.isfinite(scores))
+
+
+# -- training core: callbacks, verbosity --------------------------------------------
+
+
+def test_early_stopping_on_held_out_normal_rows(tiny, blobs):
+    stopper = EarlyStopping(monitor="valid_loss", patience=2, threshold=1e9)
+    det = tiny(max_epochs=20, callbacks=[stopper]).fit(blobs)
+    # A threshold no improvement can meet: stops after patience + 1 epochs.
+    assert det.n_iter_ == 3
+    assert all(np.isfinite(row["valid_loss"]) for row in det.net_.history)
+    assert stopper.misses_ == 0  # the user's callback is cloned, not mutated
+
+
+def test_verbose_prints_the_loss_table(tiny, blobs, capsys):
+    tiny(verbose=1).fit(blobs)
+    out = capsys.readouterr().out
+    for column in ["train_loss", "train_loss_d", "train_loss_con", "valid_loss"]:
+        assert column in out
+    tiny(verbose=0).fit(blobs)
+    assert capsys.readouterr().out == ""
+
+
+# -- ecosystem: pipelines, search, persistence -------------------------------------------
+
+
+def test_pipeline_beside_isolation_forest(tiny, blobs):
+    for detector in [tiny(), IsolationForest(random_state=0)]:
+        pipe = make_pipeline(StandardScaler(), detector).fit(blobs)
+        assert pipe.predict(blobs).shape == (len(blobs),)
+        assert np.all(np.isfinite(pipe.decision_function(blobs)))
+
+
+def test_grid_search_over_latent_dim_with_roc_auc(tiny):
+    rng = np.random.RandomState(0)
+    X = np.concatenate([rng.normal(size=(90, 4)), rng.normal(6, 1, size=(10, 4))])
+    y = np.r_[np.ones(90, dtype=int), -np.ones(10, dtype=int)]  # +1 normal
+    search = GridSearchCV(
+        tiny(n_filters=16, max_epochs=30), {"latent_dim": [2, 4]},
+        scoring="roc_auc",
+        cv=StratifiedKFold(n_splits=3, shuffle=True, random_state=0),
+    ).fit(X, y)
+    assert search.best_params_["latent_dim"] in (2, 4)
+    assert np.all(search.cv_results_["mean_test_score"] > 0.8)
+
+
+def test_clone_gives_an_unfitted_copy_with_the_same_params(tiny, blobs):
+    det = tiny(latent_dim=3).fit(blobs)
+    copy = clone(det)
+    assert copy.get_params() == det.get_params()
+    assert not hasattr(copy, "net_")
+
+
+def test_joblib_and_pickle_round_trips_give_identical_results(tiny, blobs):
+    det = tiny().fit(blobs)
+    buffer = io.BytesIO()
+    joblib.dump(det, buffer)
+    buffer.seek(0)
+    loaded = joblib.load(buffer)
+    np.testing.assert_array_equal(loaded.score_samples(blobs), det.score_samples(blobs))
+    np.testing.assert_array_equal(loaded.predict(blobs), det.predict(blobs))
+    again = pickle.loads(pickle.dumps(det))
+    np.testing.assert_array_equal(again.decision_function(blobs),
+                                  det.decision_function(blobs))
+
+
+# -- quality ---------------------------------------------------------------------------
+
+
+def test_default_settings_find_an_unseen_digit():
+    """The paper's defaults on sklearn's digits, digit 0 as the anomaly."""
+    X, y = load_digits(return_X_y=True)
+    rng = np.random.RandomState(0)
+    normal = rng.permutation(np.flatnonzero(y != 0))
+    n_train = int(0.8 * len(normal))
+    test = np.concatenate([normal[n_train:], np.flatnonzero(y == 0)])
+    det = GANomalyDetector(random_state=0).fit(X[normal[:n_train]])
+    auc = roc_auc_score(y[test] == 0, -det.score_samples(X[test]))
+    assert auc > 0.85  # 0.94 when written; chance is 0.5, IsolationForest 0.82

@@ -1,0 +1,123 @@
+"""The skorch training core: steps, losses, history, batching."""
+
+import numpy as np
+import pytest
+import torch
+from skorch.dataset import Dataset
+
+from skganomaly._net import D_COLLAPSE, GANomalyNet, TensorBatches, TrainValid
+from skganomaly._networks import Discriminator, Generator
+
+
+def make_net(shape=(6,), **kwargs):
+    params = dict(
+        module=Generator, module__sample_shape=shape, module__latent_dim=3,
+        module__n_filters=4, discriminator=Discriminator,
+        discriminator__sample_shape=shape, discriminator__n_filters=4,
+        optimizer=torch.optim.Adam, lr=1e-3, max_epochs=2, batch_size=16,
+        iterator_train=TensorBatches, iterator_train__shuffle=True,
+        iterator_train__seed=0, iterator_valid=TensorBatches, train_split=None,
+        verbose=0,
+    )
+    params.update(kwargs)
+    return GANomalyNet(**params)
+
+
+def params_of(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def test_one_epoch_updates_generator_and_discriminator_with_their_own_optimizers():
+    torch.manual_seed(0)
+    X = torch.randn(64, 6)
+    net = make_net(max_epochs=1).initialize()
+    assert set(net._modules) == {"module", "discriminator"}
+    assert set(net._optimizers) == {"optimizer", "optimizer_discriminator"}
+    gen_before, disc_before = params_of(net.module_), params_of(net.discriminator_)
+    net.partial_fit(TrainValid(X))
+    assert all(not torch.equal(a, b) for a, b in
+               zip(gen_before, params_of(net.module_)))
+    assert any(not torch.equal(a, b) for a, b in
+               zip(disc_before, params_of(net.discriminator_)))
+    # Generator optimizer holds only generator parameters.
+    gen_ids = {id(p) for p in net.module_.parameters()}
+    opt_ids = {id(p) for g in net.optimizer_.param_groups for p in g["params"]}
+    assert opt_ids == gen_ids
+
+
+def test_history_records_every_loss_and_the_weighted_sum():
+    torch.manual_seed(0)
+    X = torch.randn(48, 6)
+    net = make_net(w_adv=2.0, w_con=3.0, w_enc=5.0).fit(TrainValid(X, X[:10]))
+    last = net.history[-1]
+    for key in ["train_loss", "train_loss_adv", "train_loss_con", "train_loss_enc",
+                "train_loss_d", "valid_loss", "valid_score"]:
+        assert np.isfinite(last[key]), key
+    for batch in last["batches"]:
+        if "train_loss" in batch:
+            weighted = (2 * batch["train_loss_adv"] + 3 * batch["train_loss_con"]
+                        + 5 * batch["train_loss_enc"])
+            assert batch["train_loss"] == pytest.approx(weighted, rel=1e-5)
+
+
+def test_discriminator_is_reinitialised_when_its_loss_collapses(monkeypatch):
+    def collapsed(self, real_logits, fake_logits):
+        # A constant below the threshold: no gradient, so only the
+        # re-initialisation can change the discriminator's weights.
+        return (real_logits.sum() + fake_logits.sum()) * 0 + D_COLLAPSE / 10
+
+    monkeypatch.setattr(GANomalyNet, "discriminator_loss", collapsed)
+    torch.manual_seed(0)
+    net = make_net(max_epochs=1).initialize()
+    before = params_of(net.discriminator_)
+    net.partial_fit(TrainValid(torch.randn(32, 6)))
+    reinits = [b.get("d_reinit", 0) for b in net.history[-1]["batches"]]
+    assert sum(reinits) == 2  # once per batch of 16
+    after = params_of(net.discriminator_)
+    assert not torch.equal(before[0], after[0])
+
+
+def test_non_finite_loss_raises_naming_the_epoch():
+    net = make_net()
+    X = torch.randn(32, 6)
+    X[0, 0] = float("nan")
+    with pytest.raises(FloatingPointError, match="epoch 1"):
+        net.fit(TrainValid(X))
+
+
+def test_tensor_batches_cover_each_row_once_in_a_seeded_order():
+    X = torch.arange(10.0).reshape(10, 1)
+    ds = Dataset(X, None)
+    it = TensorBatches(ds, batch_size=3, shuffle=True, seed=1)
+    first = torch.cat([b[0] for b in it]).flatten()
+    second = torch.cat([b[0] for b in it]).flatten()
+    assert sorted(first.tolist()) == list(range(10))
+    assert not torch.equal(first, second)  # reshuffled every epoch
+    again = torch.cat([b[0] for b in TensorBatches(ds, 3, True, seed=1)]).flatten()
+    assert torch.equal(first, again)
+    assert len(it) == 4
+
+
+def test_tensor_batches_drop_a_trailing_single_sample():
+    ds = Dataset(torch.zeros(9, 2), None)
+    it = TensorBatches(ds, batch_size=4, drop_singleton=True)
+    assert [len(b[0]) for b in it] == [4, 4] and len(it) == 2
+
+
+def test_tensor_batches_fall_back_to_a_dataloader_for_other_datasets():
+    ds = torch.utils.data.TensorDataset(torch.arange(5.0))
+    batches = list(TensorBatches(ds, batch_size=2))
+    assert [len(b[0]) for b in batches] == [2, 2, 1]
+
+
+def test_score_batches_is_the_mean_squared_latent_distance():
+    torch.manual_seed(0)
+    X = torch.randn(20, 6)
+    net = make_net().fit(TrainValid(X))
+    scores = net.score_batches([X[:7], X[7:]])
+    net.module_.eval()
+    with torch.no_grad():
+        _, z, z_hat = net.module_(X)
+    expected = ((z - z_hat) ** 2).mean(dim=1).double().numpy()
+    np.testing.assert_allclose(scores, expected, rtol=1e-5)
+    assert scores.dtype == np.float64
