@@ -6,7 +6,8 @@
     format name and version, the versions of skganomaly, torch and
     scikit-learn that wrote it, the estimator's parameters (without
     ``callbacks``), the fitted attributes (``offset_``, ``n_features_in_``,
-    ``feature_names_in_``, ``sample_shape_``, ``n_iter_``, ``device_``), the
+    ``feature_names_in_``, ``sample_shape_``, ``n_iter_``, ``device_``,
+    ``precision_``), the
     input scaling (shift and scale as lists of floats, exact in JSON), the
     training history, and for each weight file its size and SHA-256;
 ``generator.pt``, ``discriminator.pt``
@@ -43,6 +44,7 @@ import sklearn
 import torch
 from skorch.history import History
 
+from . import _net
 from ._input import InputScaler
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_detector", "save_detector"]
@@ -193,6 +195,8 @@ def _fitted_to_json(detector):
     }
     if hasattr(detector, "feature_names_in_"):
         fitted["feature_names_in_"] = [str(n) for n in detector.feature_names_in_]
+    if hasattr(detector, "precision_"):
+        fitted["precision_"] = str(detector.precision_)
     return fitted
 
 
@@ -289,6 +293,12 @@ def _load(cls, path, device):
                 for k, v in state.items())):
             raise _Refuse(f"the {name} weights are not a state dict of tensors.")
         states[name] = state
+
+    if fitted["precision_"] is not None or "precision" in known:
+        precision = fitted["precision_"] or "fp32"
+        if precision == "bf16" and not _net.bf16_supported(device):
+            precision = "fp32"  # weights are float32 either way
+        detector.precision_ = precision  # read by _make_net
 
     # Building the networks draws initial weights: keep the caller's global
     # torch random state as it was.
@@ -400,6 +410,9 @@ def _check_fitted(fitted):
     n_iter = get("n_iter_", int)
     if n_iter < 0:
         raise _Refuse("the fitted attribute n_iter_ is negative.")
+    precision = fitted.get("precision_")
+    if precision not in (None, "fp32", "bf16"):
+        raise _Refuse("the fitted attribute precision_ is malformed.")
     names = fitted.get("feature_names_in_")
     if names is not None and not (
             isinstance(names, list) and len(names) == n_features
@@ -412,6 +425,7 @@ def _check_fitted(fitted):
         "n_iter_": n_iter,
         "device_": get("device_", str),
         "feature_names_in_": names,
+        "precision_": precision,
     }
 
 

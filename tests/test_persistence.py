@@ -1,0 +1,358 @@
+"""Model files: pickle / joblib round trips, ``save`` / ``load``, tampering,
+atomic writes.
+
+==================================================  =======================================
+Case                                                Outcome
+==================================================  =======================================
+pickle and joblib round trip                        identical scores, ``offset_``, predict
+``save`` then ``load`` (tabular, DataFrame, image)  identical scores, params, attributes
+``callbacks`` set when saving                       ``UserWarning``; loaded with ``None``
+model trained on CUDA, loaded on a CPU-only host    loads on the CPU (``map_location``)
+not a zip / truncated / empty file                  ``ValueError`` "not a skganomaly ..."
+unknown format version                              ``ValueError`` "format version"
+weight blob altered (manifest unchanged)            ``ValueError`` "SHA-256 ... altered"
+entry missing, extra or duplicated                  ``ValueError`` "entries are not ..."
+manifest not JSON / wrong fitted values             ``ValueError`` naming the problem
+weights of another architecture (checksums valid)   ``ValueError`` "do not fit"
+pickle payload in place of weights (checksums ok)   ``ValueError``; the payload never runs
+failure mid-write (exception, full disk, fsync,     the old file is intact, no temporary
+rename, KeyboardInterrupt)                          file is left
+==================================================  =======================================
+"""
+
+import hashlib
+import io
+import json
+import os
+import pickle
+import zipfile
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from skorch.callbacks import EarlyStopping
+
+import skganomaly
+from skganomaly import GANomalyDetector
+from skganomaly import _persistence
+
+TINY = dict(latent_dim=3, n_filters=4, max_epochs=2, batch_size=16, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def X():
+    return np.random.RandomState(0).normal(size=(60, 4))
+
+
+@pytest.fixture(scope="module")
+def fitted(X):
+    return GANomalyDetector(**TINY).fit(X)
+
+
+@pytest.fixture(scope="module")
+def saved(fitted, tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "model.skgan"
+    fitted.save(path)
+    return path
+
+
+def assert_same_model(a, b, X):
+    np.testing.assert_array_equal(a.score_samples(X), b.score_samples(X))
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    assert a.offset_ == b.offset_
+    assert a.get_params() == b.get_params()
+    for name in ("n_features_in_", "sample_shape_", "n_iter_"):
+        assert getattr(a, name) == getattr(b, name)
+
+
+def rewrite(src, dst, change):
+    """Copy the archive ``src`` to ``dst``, passing ``{name: bytes}`` through
+    ``change`` (which may edit, add or drop entries)."""
+    with zipfile.ZipFile(src) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    entries = change(entries) or entries
+    with zipfile.ZipFile(dst, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return dst
+
+
+def edit_manifest(edit):
+    def change(entries):
+        manifest = json.loads(entries["manifest.json"])
+        edit(manifest)
+        entries["manifest.json"] = json.dumps(manifest).encode()
+    return change
+
+
+def replace_weights(name, blob):
+    """Put ``blob`` in place of a weight file *and* fix up its checksum: a
+    deliberate forgery, not corruption."""
+    def change(entries):
+        entries[f"{name}.pt"] = blob
+        manifest = json.loads(entries["manifest.json"])
+        manifest["weights"][name].update(
+            bytes=len(blob), sha256=hashlib.sha256(blob).hexdigest())
+        entries["manifest.json"] = json.dumps(manifest).encode()
+    return change
+
+
+# -- round trips -----------------------------------------------------------------
+
+
+def test_pickle_and_joblib_round_trips(fitted, X, tmp_path):
+    assert_same_model(pickle.loads(pickle.dumps(fitted)), fitted, X)
+    joblib.dump(fitted, tmp_path / "model.joblib")
+    assert_same_model(joblib.load(tmp_path / "model.joblib"), fitted, X)
+
+
+def test_save_load_round_trip(fitted, saved, X):
+    loaded = GANomalyDetector.load(saved)
+    assert_same_model(loaded, fitted, X)
+    assert loaded.device_ == "cpu"
+    assert len(loaded.net_.history) == fitted.n_iter_
+    assert loaded.net_.history[-1, "train_loss"] == fitted.net_.history[-1, "train_loss"]
+    for a, b in zip(loaded.net_.discriminator_.state_dict().values(),
+                    fitted.net_.discriminator_.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_save_load_dataframe_and_images(tmp_path):
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame(rng.normal(size=(30, 3)), columns=["x", "y", "z"])
+    det = GANomalyDetector(**TINY).fit(frame)
+    det.save(tmp_path / "frame.skgan")
+    loaded = GANomalyDetector.load(tmp_path / "frame.skgan")
+    assert list(loaded.feature_names_in_) == ["x", "y", "z"]
+    assert_same_model(loaded, det, frame)
+    with pytest.raises(ValueError, match="feature names should match"):
+        loaded.score_samples(frame.rename(columns={"z": "w"}))
+
+    images = rng.randint(0, 256, size=(20, 3, 6, 5)).astype(np.uint8)
+    det = GANomalyDetector(**{**TINY, "image_shape": [3, 6, 5]}).fit(
+        images.reshape(20, -1))
+    det.save(str(tmp_path / "images.skgan"))
+    loaded = GANomalyDetector.load(str(tmp_path / "images.skgan"))
+    assert loaded.image_shape == (3, 6, 5) and loaded.sample_shape_ == (3, 6, 5)
+    np.testing.assert_array_equal(loaded.score_samples(images.reshape(20, -1)),
+                                  det.score_samples(images.reshape(20, -1)))
+
+
+def test_loaded_model_can_continue_training(saved, X):
+    loaded = GANomalyDetector.load(saved)
+    loaded.set_params(warm_start=True, max_epochs=1).fit(X)
+    assert loaded.n_iter_ == 3
+    assert np.isfinite(loaded.score_samples(X)).all()
+
+
+def test_file_layout_and_versions(saved, fitted):
+    with zipfile.ZipFile(saved) as archive:
+        assert sorted(archive.namelist()) == [
+            "discriminator.pt", "generator.pt", "manifest.json"]
+        manifest = json.loads(archive.read("manifest.json"))
+        blob = archive.read("generator.pt")
+    assert manifest["format"] == "skganomaly.GANomalyDetector"
+    assert manifest["format_version"] == _persistence.FORMAT_VERSION
+    assert manifest["skganomaly_version"] == skganomaly.__version__
+    assert "callbacks" not in manifest["params"]
+    assert manifest["fitted"]["offset_"] == fitted.offset_
+    assert manifest["weights"]["generator"]["sha256"] == hashlib.sha256(blob).hexdigest()
+
+
+def test_weights_are_read_with_weights_only(saved, monkeypatch):
+    calls = []
+    real_load = torch.load
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    GANomalyDetector.load(saved)
+    assert len(calls) == 2
+    assert all(c["weights_only"] is True and c["map_location"] == "cpu" for c in calls)
+
+
+def test_callbacks_are_not_saved(X, tmp_path):
+    det = GANomalyDetector(**TINY, callbacks=[EarlyStopping(patience=5)]).fit(X)
+    with pytest.warns(UserWarning, match="callbacks are not saved"):
+        det.save(tmp_path / "m.skgan")
+    loaded = GANomalyDetector.load(tmp_path / "m.skgan")
+    assert loaded.callbacks is None
+    np.testing.assert_array_equal(loaded.score_samples(X), det.score_samples(X))
+
+
+def test_save_requires_a_fitted_detector(tmp_path):
+    from sklearn.exceptions import NotFittedError
+    with pytest.raises(NotFittedError):
+        GANomalyDetector().save(tmp_path / "m.skgan")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a CPU-only machine")
+def test_cuda_trained_model_loads_on_a_cpu_only_machine(fitted, X, tmp_path):
+    # The file records where the model was trained; the weights are stored as
+    # CPU tensors and mapped to the device chosen at load time.
+    path = rewrite(fitted.save(tmp_path / "m.skgan"), tmp_path / "cuda.skgan",
+                   edit_manifest(lambda m: m["fitted"].update(device_="cuda:0")))
+    loaded = GANomalyDetector.load(path)
+    assert loaded.device_ == "cpu"
+    np.testing.assert_array_equal(loaded.score_samples(X), fitted.score_samples(X))
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        GANomalyDetector.load(path, device="cuda")
+
+
+# -- refused files ---------------------------------------------------------------------
+
+REFUSED = {
+    "format version 2": (edit_manifest(lambda m: m.update(format_version=2)),
+                         "format version 2"),
+    "other format": (edit_manifest(lambda m: m.update(format="something")),
+                     "not a GANomalyDetector file"),
+    "altered weights": (
+        lambda e: e.update({"generator.pt": e["generator.pt"][:-9] + b"X" * 9}),
+        "SHA-256 of generator.pt does not match"),
+    "truncated weights": (
+        lambda e: e.update({"discriminator.pt": e["discriminator.pt"][:100]}),
+        "does not have the size"),
+    "missing entry": (lambda e: e.pop("discriminator.pt") and None,
+                      r"missing: \['discriminator.pt'\]"),
+    "extra entry": (lambda e: e.update({"run.py": b"print('hi')"}),
+                    r"unexpected: \['run.py'\]"),
+    "manifest not JSON": (lambda e: e.update({"manifest.json": b"{not json"}),
+                          "manifest cannot be read"),
+    "unknown parameter": (edit_manifest(lambda m: m["params"].update(dropout=0.5)),
+                          "does not have.*dropout"),
+    "invalid parameter": (edit_manifest(lambda m: m["params"].update(latent_dim=-3)),
+                          "parameters are invalid"),
+    "NaN offset_": (edit_manifest(lambda m: m["fitted"].update(offset_="NaN")),
+                    "offset_ is missing or malformed"),
+    "inconsistent n_features_in_": (
+        edit_manifest(lambda m: m["fitted"].update(n_features_in_=5)),
+        "n_features_in_ does not match"),
+    "bad scaler": (edit_manifest(lambda m: m["scaler"].update(scale=[1.0, 0.0, 1.0, 1.0])),
+                   "non-positive scales"),
+    "scaler of the wrong length": (edit_manifest(lambda m: m["scaler"].update(shift=[0.0])),
+                                   r"input scaling \(shift\)"),
+    "weights of another architecture": (
+        lambda e: replace_weights("generator", _other_generator_blob())(e),
+        "generator weights do not fit"),
+    "not a state dict": (
+        lambda e: replace_weights("generator", _torch_bytes([1, 2, 3]))(e),
+        "not a state dict of tensors"),
+}
+
+
+def _torch_bytes(obj):
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+def _other_generator_blob():
+    other = GANomalyDetector(**{**TINY, "latent_dim": 5, "max_epochs": 0}).fit(
+        np.random.RandomState(1).normal(size=(10, 4)))
+    return _torch_bytes(other.net_.module_.state_dict())
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_damaged_or_forged_files_are_refused(case, saved, tmp_path):
+    change, match = REFUSED[case]
+    path = rewrite(saved, tmp_path / "bad.skgan", change)
+    with pytest.raises(ValueError, match=match):
+        GANomalyDetector.load(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip at all", None],
+                         ids=["empty", "text", "truncated zip"])
+def test_non_archives_are_refused(content, saved, tmp_path):
+    path = tmp_path / "bad.skgan"
+    path.write_bytes(saved.read_bytes()[:200] if content is None else content)
+    with pytest.raises(ValueError, match="not a skganomaly model file"):
+        GANomalyDetector.load(path)
+
+
+class _Payload:
+    """Pickles to a call of ``open(sentinel, 'w')``: creates a file if run."""
+
+    def __init__(self, sentinel):
+        self.sentinel = str(sentinel)
+
+    def __reduce__(self):
+        return (open, (self.sentinel, "w"))
+
+
+def test_code_in_a_forged_weight_file_never_runs(saved, tmp_path):
+    sentinel = tmp_path / "pwned"
+    forged = _torch_bytes({"encoder1.features.0.weight": _Payload(sentinel)})
+    path = rewrite(saved, tmp_path / "forged.skgan", replace_weights("generator", forged))
+    with pytest.raises(ValueError, match="generator weights cannot be read"):
+        GANomalyDetector.load(path)
+    assert not sentinel.exists()
+
+
+# -- atomic writes ---------------------------------------------------------------------
+
+
+def _fail_on_second_weight(monkeypatch, error):
+    real = zipfile.ZipFile.writestr
+    calls = []
+
+    def writestr(self, name, data, *args, **kwargs):
+        calls.append(name)
+        if len(calls) == 3:  # manifest and generator written, then the failure
+            raise error
+        return real(self, name, data, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", writestr)
+
+
+FAILURES = {
+    "full disk mid-write": lambda mp: _fail_on_second_weight(
+        mp, OSError(28, "No space left on device")),
+    "KeyboardInterrupt mid-write": lambda mp: _fail_on_second_weight(
+        mp, KeyboardInterrupt()),
+    "fsync fails": lambda mp: mp.setattr(
+        os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(5, "I/O error"))),
+    "rename fails": lambda mp: mp.setattr(
+        os, "replace", lambda a, b: (_ for _ in ()).throw(OSError(18, "cross-device"))),
+    "serialising fails": lambda mp: mp.setattr(
+        torch, "save", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom"))),
+}
+
+
+@pytest.mark.parametrize("failure", list(FAILURES))
+def test_failed_save_keeps_the_old_file_and_leaves_no_temp_file(
+        failure, fitted, X, tmp_path, monkeypatch):
+    path = tmp_path / "model.skgan"
+    fitted.save(path)
+    good = path.read_bytes()
+    retrained = GANomalyDetector(**{**TINY, "random_state": 1}).fit(X)
+
+    FAILURES[failure](monkeypatch)
+    with pytest.raises((OSError, KeyboardInterrupt, RuntimeError)):
+        retrained.save(path)
+    monkeypatch.undo()
+
+    assert os.listdir(tmp_path) == ["model.skgan"]
+    assert path.read_bytes() == good
+    np.testing.assert_array_equal(GANomalyDetector.load(path).score_samples(X),
+                                  fitted.score_samples(X))
+
+
+def test_failed_first_save_leaves_nothing(fitted, tmp_path, monkeypatch):
+    _fail_on_second_weight(monkeypatch, OSError(28, "No space left on device"))
+    with pytest.raises(OSError):
+        fitted.save(tmp_path / "model.skgan")
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_replaces_an_existing_file(fitted, X, tmp_path):
+    path = tmp_path / "model.skgan"
+    GANomalyDetector(**{**TINY, "random_state": 1}).fit(X).save(path)
+    assert fitted.save(path) == str(path)
+    assert os.listdir(tmp_path) == ["model.skgan"]
+    np.testing.assert_array_equal(GANomalyDetector.load(path).score_samples(X),
+                                  fitted.score_samples(X))
