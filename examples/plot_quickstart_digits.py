@@ -1,7 +1,7 @@
 """
-=============================================
+==============================================
 Quick start: GANomaly on scikit-learn's digits
-=============================================
+==============================================
 
 Train :class:`~skganomaly.GANomalyDetector` on images of nine digits and ask it
 to find the tenth, which it has never seen. The anomaly here is the digit 8;

@@ -1,0 +1,110 @@
+"""
+==================================
+Training curves and early stopping
+==================================
+
+Every fit records its losses per epoch in ``det.net_.history`` (a skorch
+``History``). This example trains with skorch's
+:class:`~skorch.callbacks.EarlyStopping` watching ``valid_loss``, the
+generator's loss on the held-out rows (``validation_fraction``): **normal**
+data the networks never trained on. Early stopping therefore needs no
+anomalies and no test data.
+"""
+
+# %%
+# Train with early stopping
+# -------------------------
+# Up to 60 epochs. With ``threshold=0.05``, an epoch counts as an
+# improvement only if it lowers ``valid_loss`` by more than 5 %; training
+# stops after three epochs without one, and ``load_best=True`` restores the
+# generator of the best epoch before the detector sets its threshold.
+import numpy as np
+from sklearn.datasets import load_digits
+from skorch.callbacks import EarlyStopping
+
+from skganomaly import GANomalyDetector
+
+X, y = load_digits(return_X_y=True)
+anomaly = 8
+rng = np.random.RandomState(0)
+normal = rng.permutation(np.flatnonzero(y != anomaly))
+n_train = int(0.8 * len(normal))
+X_train = X[normal[:n_train]]
+
+det = GANomalyDetector(
+    image_shape=(8, 8), latent_dim=32, n_filters=32, max_epochs=60,
+    validation_fraction=0.2, random_state=0,
+    callbacks=[EarlyStopping(monitor="valid_loss", patience=3, threshold=0.05,
+                             load_best=True)],
+)
+det.fit(X_train)
+print(f"trained {det.n_iter_} of {det.max_epochs} epochs")
+
+# %%
+# What the history holds
+# ----------------------
+# One entry per epoch; ``history[:, key]`` reads a column. Next to the
+# losses, skorch records each epoch's duration (``dur``), batch counts, and
+# for each loss a ``*_best`` flag (best value so far).
+history = det.net_.history
+print(sorted(key for key in history[-1] if not key.startswith("batches")))
+epochs = np.array(history[:, "epoch"])
+
+# The fitted callbacks are in ``net_.callbacks_``; the early-stopping one
+# knows which epoch it restored.
+best_epoch = dict(det.net_.callbacks_)["EarlyStopping"].best_epoch_
+print(f"weights restored from epoch {best_epoch}")
+
+# %%
+# The curves
+# ----------
+# Left: the weighted generator loss on training and held-out rows; the
+# dashed line marks the epoch whose weights were restored. Middle: the
+# generator's three losses on the training rows, each times its weight.
+# Right: the discriminator's loss, and the mean anomaly score of the
+# held-out normal rows.
+import matplotlib.pyplot as plt
+
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+ax = axes[0]
+ax.plot(epochs, history[:, "train_loss"], label="train_loss")
+ax.plot(epochs, history[:, "valid_loss"], label="valid_loss (held-out normal)")
+ax.axvline(best_epoch, color="k", linestyle="--", label="restored epoch")
+ax.set(xlabel="epoch", ylabel="weighted generator loss", title="Generator")
+ax.legend()
+
+ax = axes[1]
+weights = {"adv": det.w_adv, "con": det.w_con, "enc": det.w_enc}
+for part, weight in weights.items():
+    ax.plot(epochs, weight * np.array(history[:, f"train_loss_{part}"]),
+            label=f"w_{part} · train_loss_{part}")
+ax.set(xlabel="epoch", yscale="log", title="Generator's three losses")
+ax.legend()
+
+ax = axes[2]
+ax.plot(epochs, history[:, "train_loss_d"], color="tab:purple",
+        label="train_loss_d")
+ax.set(xlabel="epoch", ylabel="discriminator loss", title="Discriminator")
+ax_score = ax.twinx()
+ax_score.plot(epochs, history[:, "valid_score"], color="tab:green",
+              label="valid_score")
+ax_score.set_ylabel("mean anomaly score, held-out normal")
+lines = ax.get_lines() + ax_score.get_lines()
+ax.legend(lines, [line.get_label() for line in lines], loc="upper right")
+fig.tight_layout()
+plt.show()
+
+# %%
+# How good is the stopped model?
+# ------------------------------
+# Only now, after training is over, look at anomalies: the test set is the
+# rest of the normal digits plus all eights.
+from sklearn.metrics import roc_auc_score
+
+test = np.r_[normal[n_train:], np.flatnonzero(y == anomaly)]
+auc = roc_auc_score(y[test] == anomaly, -det.score_samples(X[test]))
+print(f"test ROC AUC: {auc:.3f}")
+
+# %%
+# ``verbose=1`` prints the same numbers while training, one row per epoch,
+# with skorch's progress bar.
