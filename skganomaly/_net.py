@@ -16,6 +16,8 @@ No scikit-learn code lives here; :class:`~skganomaly.GANomalyDetector`
 builds and drives this net.
 """
 
+import contextlib
+
 import numpy as np
 import torch
 from skorch import NeuralNet
@@ -26,7 +28,49 @@ from torch import nn
 
 from ._networks import Discriminator, Generator, weights_init
 
-__all__ = ["GANomalyNet", "TensorBatches", "TrainValid"]
+__all__ = ["GANomalyNet", "TensorBatches", "TrainValid", "bf16_supported",
+           "resolve_precision"]
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def bf16_supported(device):
+    """Whether ``device`` runs bfloat16 convolutions and matmuls natively
+    (CUDA with bf16 support, or a CPU with AVX512-BF16 / AMX through oneDNN)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+        try:
+            return bool(check()) if check is not None else False
+        except RuntimeError:
+            return False
+    return False
+
+
+def resolve_precision(precision, device, sample_shape):
+    """The arithmetic a fit uses: ``"fp32"`` or ``"bf16"``.
+
+    ``"auto"`` picks bf16 autocast for images on hardware with native bf16
+    (there it trains about 1.4x and scores about 2x faster than fp32 with the
+    same AUC, see the Performance page) and fp32 everywhere else: for the
+    small matrices of tabular MLPs bf16 gives no speed-up. ``"bf16"`` on
+    hardware without native support is refused, since it would be slower.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r} is not one of {PRECISIONS}.")
+    if precision == "fp32":
+        return "fp32"
+    supported = bf16_supported(device)
+    if precision == "bf16":
+        if not supported:
+            raise ValueError(
+                f"precision='bf16' was requested but device {str(device)!r} has no "
+                "native bfloat16 support; use precision='fp32' or 'auto'."
+            )
+        return "bf16"
+    return "bf16" if supported and len(sample_shape) == 3 else "fp32"
 
 #: The discriminator is re-initialised when its loss falls below this value
 #: (as in the paper's code): a discriminator that wins outright gives the
@@ -129,6 +173,10 @@ class GANomalyNet(NeuralNet):
     w_adv, w_con, w_enc : float
         Weights of the feature-matching, reconstruction (L1) and latent (L2)
         losses of the generator.
+    precision : {"fp32", "bf16"}
+        ``"bf16"`` runs the networks under ``torch.autocast`` with bfloat16
+        (and image modules in ``channels_last`` memory format); losses,
+        optimizer states and weights stay float32.
     **kwargs
         Passed to :class:`skorch.NeuralNet`.
 
@@ -144,8 +192,10 @@ class GANomalyNet(NeuralNet):
 
     def __init__(self, module, *args, discriminator=Discriminator,
                  optimizer_discriminator=torch.optim.Adam,
-                 w_adv=1.0, w_con=50.0, w_enc=1.0, criterion=nn.L1Loss, **kwargs):
+                 w_adv=1.0, w_con=50.0, w_enc=1.0, precision="fp32",
+                 criterion=nn.L1Loss, **kwargs):
         self.discriminator = discriminator
+        self.precision = precision
         self.optimizer_discriminator = optimizer_discriminator
         self.w_adv = w_adv
         self.w_con = w_con
@@ -173,7 +223,31 @@ class GANomalyNet(NeuralNet):
             self.module_.apply(weights_init)
         if not isinstance(self.discriminator, nn.Module):
             self.discriminator_.apply(weights_init)
+        if self._channels_last:
+            self.module_.to(memory_format=torch.channels_last)
+            self.discriminator_.to(memory_format=torch.channels_last)
         return self
+
+    # -- precision ----------------------------------------------------------
+
+    @property
+    def _channels_last(self):
+        # oneDNN / cuDNN bf16 convolutions are fastest on NHWC tensors.
+        shape = getattr(self.module_, "sample_shape", ())
+        return self.precision == "bf16" and len(shape) == 3
+
+    def autocast(self):
+        """Context in which the networks run (bf16 autocast or a no-op)."""
+        if self.precision != "bf16":
+            return contextlib.nullcontext()
+        return torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16)
+
+    def prepare_input(self, Xi):
+        """Move a batch to the device (NHWC for bf16 image models)."""
+        x = to_tensor(Xi, device=self.device)
+        if self._channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
 
     def initialize_optimizer(self, triggered_directly=None):
         named = self.module_.named_parameters()
@@ -243,16 +317,19 @@ class GANomalyNet(NeuralNet):
         """One generator step, then one discriminator step (paper's order)."""
         self._set_training(True)
         Xi, _ = unpack_data(batch)
-        x = to_tensor(Xi, device=self.device)
+        x = self.prepare_input(Xi)
         disc = self.discriminator_
 
         # Generator: make the reconstruction look real to D (feature
         # matching), reconstruct x, and keep z_hat close to z.
-        x_hat, z, z_hat = self.infer(x, **fit_params)
-        real_logits, real_features = disc(x)
-        _, fake_features = disc(x_hat)
+        with self.autocast():
+            x_hat, z, z_hat = self.infer(x, **fit_params)
+            real_logits, real_features = disc(x)
+            _, fake_features = disc(x_hat)
+        # Losses in float32 whatever the precision of the forward pass.
+        x_hat, z, z_hat = x_hat.float(), z.float(), z_hat.float()
         adv, con, enc = self.generator_losses(
-            x, x_hat, z, z_hat, real_features.detach(), fake_features)
+            x, x_hat, z, z_hat, real_features.detach().float(), fake_features.float())
         loss = self.weighted_generator_loss(adv, con, enc)
         self._check_finite(loss, "generator")
         self.optimizer_.zero_grad(set_to_none=True)
@@ -264,8 +341,9 @@ class GANomalyNet(NeuralNet):
 
         # Discriminator: real vs the (fixed) reconstruction. real_logits
         # only depend on D's weights, untouched so far, so reuse them.
-        fake_logits, _ = disc(x_hat.detach())
-        loss_d = self.discriminator_loss(real_logits, fake_logits)
+        with self.autocast():
+            fake_logits, _ = disc(x_hat.detach())
+        loss_d = self.discriminator_loss(real_logits.float(), fake_logits.float())
         self._check_finite(loss_d, "discriminator")
         self.optimizer_discriminator_.zero_grad(set_to_none=True)
         loss_d.backward()
@@ -282,12 +360,15 @@ class GANomalyNet(NeuralNet):
         evaluation mode (no weight update, BatchNorm running statistics)."""
         self._set_training(False)
         Xi, _ = unpack_data(batch)
-        x = to_tensor(Xi, device=self.device)
+        x = self.prepare_input(Xi)
         with torch.no_grad():
-            x_hat, z, z_hat = self.infer(x, **fit_params)
-            _, real_features = self.discriminator_(x)
-            _, fake_features = self.discriminator_(x_hat)
-            parts = self.generator_losses(x, x_hat, z, z_hat, real_features, fake_features)
+            with self.autocast():
+                x_hat, z, z_hat = self.infer(x, **fit_params)
+                _, real_features = self.discriminator_(x)
+                _, fake_features = self.discriminator_(x_hat)
+            x_hat, z, z_hat = x_hat.float(), z.float(), z_hat.float()
+            parts = self.generator_losses(x, x_hat, z, z_hat, real_features.float(),
+                                          fake_features.float())
             loss = self.weighted_generator_loss(*parts)
             score = self.anomaly_score(z, z_hat).mean()
         self.history.record_batch("valid_score", score.item())
@@ -310,9 +391,9 @@ class GANomalyNet(NeuralNet):
         iterable of float32 tensors of scaled inputs, in evaluation mode."""
         self._set_training(False)
         scores = []
-        with torch.inference_mode():
+        with torch.inference_mode(), self.autocast():
             for xb in batches:
-                _, z, z_hat = self.module_(to_tensor(xb, device=self.device))
+                _, z, z_hat = self.module_(self.prepare_input(xb))
                 # float64 before squaring: no overflow for extreme inputs.
                 diff = (z.double() - z_hat.double()).flatten(1)
                 scores.append(diff.pow(2).mean(dim=1).cpu().numpy())
@@ -325,8 +406,8 @@ class GANomalyNet(NeuralNet):
         batches, in evaluation mode."""
         self._set_training(False)
         outs = []
-        with torch.inference_mode():
+        with torch.inference_mode(), self.autocast():
             for xb in batches:
-                xb = to_tensor(xb, device=self.device)
-                outs.append([t.float().cpu() for t in self.module_(xb)])
+                outs.append([t.float().cpu().contiguous()
+                             for t in self.module_(self.prepare_input(xb))])
         return tuple(torch.cat(parts) for parts in zip(*outs))

@@ -1,0 +1,115 @@
+"""Does bf16 cost accuracy? ROC AUC of fp32 vs bf16 on the same splits.
+
+Digits: every digit in turn is the anomaly (8x8 images, the estimator's
+defaults). MNIST (reduced so that it runs on two CPU cores): a few anomaly
+digits, a capped number of training images, fewer epochs. Same seeds, same
+splits, fixed settings; the test split only evaluates.
+
+Usage::
+
+    python benchmarks/precision.py --data ../shared/data
+    python benchmarks/precision.py --mnist-digits 0,1,2,3,4,5,6,7,8,9 --mnist-train 8000
+
+Writes ``benchmarks/results/precision_<device>.{csv,md}``.
+"""
+
+import argparse
+import csv
+import datetime
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+
+from skganomaly import GANomalyDetector, __version__
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from datasets import DEFAULT_DATA, load_digits_images, load_mnist, one_class_split  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def run(suite, X, y, anomalies, seeds, params, device, n_train_cap=None):
+    rows = []
+    for anomaly in anomalies:
+        for seed in seeds:
+            train, test, is_anomaly = one_class_split(y, anomaly, seed)
+            if n_train_cap:
+                train = train[:n_train_cap]
+            for precision in ["fp32", "bf16"]:
+                det = GANomalyDetector(precision=precision, device=device,
+                                       random_state=seed, **params)
+                start = time.perf_counter()
+                det.fit(X[train])
+                fit_s = time.perf_counter() - start
+                auc = roc_auc_score(is_anomaly, -det.score_samples(X[test]))
+                rows.append(dict(suite=suite, anomaly=anomaly, seed=seed,
+                                 precision=det.precision_, auc=auc, fit_s=fit_s))
+                print(f"{suite} anomaly={anomaly} seed={seed} {det.precision_}: "
+                      f"AUC {auc:.3f} fit {fit_s:.1f}s", flush=True)
+    return rows
+
+
+def summary(rows):
+    lines = ["| suite | fp32 mean AUC | bf16 mean AUC | bf16 - fp32 | "
+             "max abs per-task diff | fp32 fit s | bf16 fit s |",
+             "|---|---|---|---|---|---|---|"]
+    for suite in dict.fromkeys(r["suite"] for r in rows):
+        sub = [r for r in rows if r["suite"] == suite]
+        a32 = np.array([r["auc"] for r in sub if r["precision"] == "fp32"])
+        a16 = np.array([r["auc"] for r in sub if r["precision"] == "bf16"])
+        t32 = sum(r["fit_s"] for r in sub if r["precision"] == "fp32")
+        t16 = sum(r["fit_s"] for r in sub if r["precision"] == "bf16")
+        lines.append(f"| {suite} | {a32.mean():.4f} | {a16.mean():.4f} | "
+                     f"{a16.mean() - a32.mean():+.4f} | {np.abs(a16 - a32).max():.4f} | "
+                     f"{t32:.0f} | {t16:.0f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--digits", default="0,1,2,3,4,5,6,7,8,9")
+    parser.add_argument("--mnist-digits", default="0,1,7")
+    parser.add_argument("--mnist-train", type=int, default=2000)
+    parser.add_argument("--mnist-epochs", type=int, default=5)
+    args = parser.parse_args(argv)
+    seeds = [int(s) for s in args.seeds.split(",")]
+
+    rows = []
+    X, y = load_digits_images()
+    rows += run("digits", X, y, [int(d) for d in args.digits.split(",")], seeds,
+                {}, args.device)
+    if args.mnist_digits:
+        X, y = load_mnist(args.data)
+        rows += run("mnist (reduced)", X, y,
+                    [int(d) for d in args.mnist_digits.split(",")], seeds,
+                    {"max_epochs": args.mnist_epochs}, args.device,
+                    n_train_cap=args.mnist_train)
+
+    RESULTS.mkdir(exist_ok=True)
+    stem = RESULTS / f"precision_{args.device.replace(':', '')}"
+    with open(f"{stem}.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    table = summary(rows)
+    header = (f"# ROC AUC: fp32 vs bf16 ({args.device})\n\n"
+              f"- date: {datetime.date.today()}; command: `python "
+              f"{' '.join(sys.argv)}`\n- torch {torch.__version__}, skganomaly "
+              f"{__version__}\n- digits: estimator defaults, anomaly digits "
+              f"{args.digits}; MNIST test set (the training set is not available "
+              f"here) padded to 32x32, anomaly digits {args.mnist_digits}, first "
+              f"{args.mnist_train} training images of the 80 % split, "
+              f"{args.mnist_epochs} epochs; seeds {args.seeds}\n\n")
+    Path(f"{stem}.md").write_text(header + table + "\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,356 @@
+"""Speed of GANomalyDetector against a hand-written PyTorch loop of the same model.
+
+Both sides train the paper's networks (latent 100, 64 filters, batch 64,
+1x32x32 images by default) with the same algorithm: one generator step and
+one discriminator step per batch. Runs are interleaved in one process and
+each figure is the median of ``--pairs`` pairs, so the ratios hold on a noisy
+machine even when absolute numbers drift.
+
+Measured per precision option:
+
+* fit: images/s of ``GANomalyDetector.fit`` vs the plain loop plus one
+  scoring pass over the training data (the estimator needs that pass for
+  ``offset_``);
+* score: images/s of ``score_samples`` vs a plain batched
+  ``torch.inference_mode()`` forward pass;
+* achieved FLOP/s (FLOPs counted by ``torch.utils.flop_counter``) next to the
+  machine's measured fp32 / bf16 matmul throughput;
+* peak resident memory of scoring a large tabular array in a subprocess.
+
+Usage::
+
+    python benchmarks/speed.py                       # CPU, default sizes
+    python benchmarks/speed.py --device cuda --n-train 8192 --pairs 5
+    python benchmarks/speed.py --quick               # a smoke run
+
+Results go to ``benchmarks/results/speed_<device>.{json,md}``.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from skganomaly import GANomalyDetector, __version__
+from skganomaly._net import resolve_precision
+from skganomaly._networks import build_networks, weights_init
+
+RESULTS = Path(__file__).parent / "results"
+
+
+# -- the reference: a plain PyTorch loop ---------------------------------------------
+
+
+def plain_fit(X, *, epochs, batch_size, latent_dim, n_filters, device, precision,
+              seed=0):
+    """Train the same networks with the same steps, no skorch, no sklearn."""
+    torch.manual_seed(seed)
+    gen, disc = build_networks(tuple(X.shape[1:]), latent_dim, n_filters)
+    channels_last = precision == "bf16" and X.ndim == 4
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    gen.to(device, memory_format=fmt)
+    disc.to(device, memory_format=fmt)
+    opt_g = torch.optim.Adam(gen.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(disc.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    bce = nn.functional.binary_cross_entropy_with_logits
+    gen.train()
+    disc.train()
+    dtype = torch.bfloat16 if precision == "bf16" else None
+    dev_type = torch.device(device).type
+    for _ in range(epochs):
+        order = torch.randperm(len(X))
+        Xs = X[order]
+        for start in range(0, len(Xs), batch_size):
+            x = Xs[start:start + batch_size].to(device, memory_format=fmt)
+            with torch.autocast(dev_type, dtype=dtype, enabled=dtype is not None):
+                x_hat, z, z_hat = gen(x)
+                real_logits, real_f = disc(x)
+                _, fake_f = disc(x_hat)
+            adv = nn.functional.mse_loss(fake_f.float(), real_f.detach().float())
+            con = nn.functional.l1_loss(x_hat.float(), x)
+            enc = nn.functional.mse_loss(z_hat.float(), z.float())
+            loss = adv + 50 * con + enc
+            opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_g.step()
+            with torch.autocast(dev_type, dtype=dtype, enabled=dtype is not None):
+                fake_logits, _ = disc(x_hat.detach())
+            real_logits, fake_logits = real_logits.float(), fake_logits.float()
+            loss_d = 0.5 * (bce(real_logits, torch.ones_like(real_logits))
+                            + bce(fake_logits, torch.zeros_like(fake_logits)))
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            if loss_d.item() < 1e-5:
+                disc.apply(weights_init)
+    return gen
+
+
+def plain_score(gen, X, *, batch_size, device, precision):
+    gen.eval()
+    channels_last = precision == "bf16" and X.ndim == 4
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    dtype = torch.bfloat16 if precision == "bf16" else None
+    out = []
+    with torch.inference_mode(), torch.autocast(
+            torch.device(device).type, dtype=dtype, enabled=dtype is not None):
+        for start in range(0, len(X), batch_size):
+            x = X[start:start + batch_size].to(device, memory_format=fmt)
+            _, z, z_hat = gen(x)
+            out.append((z.double() - z_hat.double()).pow(2).mean(dim=1).cpu())
+    return torch.cat(out).numpy()
+
+
+# -- measurements ----------------------------------------------------------------------
+
+
+def sync(device):
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn, device):
+    sync(device)
+    start = time.perf_counter()
+    result = fn()
+    sync(device)
+    return time.perf_counter() - start, result
+
+
+def matmul_flops(device, dtype, n=2048, repeats=10):
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    a @ b
+    elapsed, _ = timed(lambda: [a @ b for _ in range(repeats)], device)
+    return 2 * n ** 3 * repeats / elapsed
+
+
+def count_flops(shape, latent_dim, n_filters, batch_size):
+    """FLOPs per sample of one training step and of one scoring pass."""
+    gen, disc = build_networks(shape, latent_dim, n_filters)
+    x = torch.randn(batch_size, *shape)
+    with FlopCounterMode(display=False) as counter:
+        x_hat, z, z_hat = gen(x)
+        real_logits, real_f = disc(x)
+        _, fake_f = disc(x_hat)
+        loss = (fake_f - real_f.detach()).pow(2).mean() + (x_hat - x).abs().mean() \
+            + (z_hat - z).pow(2).mean()
+        loss.backward()
+        fake_logits, _ = disc(x_hat.detach())
+        (real_logits.sum() + fake_logits.sum()).backward()
+    train = counter.get_total_flops() / batch_size
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        gen.eval()(x)
+    score = counter.get_total_flops() / batch_size
+    return train, score
+
+
+PEAK_RSS_SCRIPT = r"""
+import resource, numpy as np, torch
+torch.set_num_threads({threads})
+from skganomaly import GANomalyDetector
+rng = np.random.RandomState(0)
+det = GANomalyDetector(latent_dim=16, n_filters=16, max_epochs=1, random_state=0,
+                       precision="{precision}").fit(rng.normal(size=(2000, {d})))
+X = np.random.default_rng(0).standard_normal(size=({n}, {d}), dtype=np.float32)
+det.score_samples(X[:1000])  # warm-up: allocator pools, oneDNN primitives
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+scores = det.score_samples(X)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+assert np.all(np.isfinite(scores)) and scores.shape == ({n},)
+print(before, after)
+"""
+
+
+def peak_rss_scoring(n_rows, n_features, precision):
+    """Growth of peak RSS (MiB) while scoring an in-memory float32 array,
+    beyond the array itself and the fitted model."""
+    code = PEAK_RSS_SCRIPT.format(threads=torch.get_num_threads(), n=n_rows,
+                                  d=n_features, precision=precision)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, check=True).stdout.split()
+    before, after = (int(v) / 1024 for v in out[-2:])
+    return after - before, n_rows * n_features * 4 / 2**20
+
+
+def bench(args, precision):
+    device = args.device
+    rng = np.random.RandomState(0)
+    shape = (args.channels, args.size, args.size)
+    X_np = rng.uniform(0, 1, size=(args.n_train, *shape)).astype(np.float32)
+    # The plain loop gets the same scaled input the estimator builds.
+    X = torch.from_numpy(X_np * 2 - 1)
+    kw = dict(batch_size=args.batch_size, latent_dim=args.latent_dim,
+              n_filters=args.n_filters, device=device, precision=precision)
+    est_params = dict(latent_dim=args.latent_dim, n_filters=args.n_filters,
+                      batch_size=args.batch_size, max_epochs=args.epochs,
+                      device=device, precision=precision, contamination=0.1,
+                      validation_fraction=None, random_state=0)
+    rows = {"fit_plain": [], "fit_est": [], "score_plain": [], "score_est": []}
+    for pair in range(args.pairs + 1):  # the first pair warms up, not counted
+        t_plain, gen = timed(lambda: plain_fit(X, epochs=args.epochs, **kw), device)
+        t_pscore, _ = timed(lambda: plain_score(
+            gen, X, batch_size=256, device=device, precision=precision), device)
+        t_est, det = timed(lambda: GANomalyDetector(**est_params).fit(X_np), device)
+        t_escore, _ = timed(lambda: det.score_samples(X_np), device)
+        t_pscore2, _ = timed(lambda: plain_score(
+            gen, X, batch_size=256, device=device, precision=precision), device)
+        if pair == 0:
+            continue
+        rows["fit_plain"].append(t_plain + t_pscore)
+        rows["fit_est"].append(t_est)
+        rows["score_plain"].append(t_pscore2)
+        rows["score_est"].append(t_escore)
+        print(f"  {precision} pair {pair}: fit {t_est:.2f}s vs plain "
+              f"{t_plain + t_pscore:.2f}s; score {t_escore:.3f}s vs {t_pscore2:.3f}s",
+              flush=True)
+    med = {k: statistics.median(v) for k, v in rows.items()}
+    n_img = args.n_train * args.epochs
+    return {
+        "precision": precision,
+        "resolved": resolve_precision(precision, device, shape),
+        "fit_img_s": n_img / med["fit_est"],
+        "fit_plain_img_s": n_img / med["fit_plain"],
+        "fit_ratio": med["fit_est"] / med["fit_plain"],
+        "score_img_s": args.n_train / med["score_est"],
+        "score_plain_img_s": args.n_train / med["score_plain"],
+        "score_ratio": med["score_est"] / med["score_plain"],
+        "fit_times": rows["fit_est"], "fit_plain_times": rows["fit_plain"],
+        "score_times": rows["score_est"], "score_plain_times": rows["score_plain"],
+    }
+
+
+def machine_info(device):
+    info = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "skganomaly": __version__,
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+    }
+    if torch.device(device).type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def _cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def to_markdown(info, flops, rows, rss):
+    lines = [
+        f"# Speed: GANomalyDetector vs a plain PyTorch loop ({info['device']})",
+        "",
+        f"- date: {info['date']}; command: `{info['command']}`",
+        f"- machine: {info['cpu']}, {info['cores']} cores, torch threads "
+        f"{info['torch_threads']}" + (f", GPU {info['gpu']}" if "gpu" in info else ""),
+        f"- versions: python {info['python']}, torch {info['torch']}, "
+        f"skganomaly {info['skganomaly']}",
+        f"- workload: {info['workload']}",
+        f"- FLOPs per sample: training step {flops['train'] / 1e9:.3f} GFLOP, "
+        f"scoring {flops['score'] / 1e9:.3f} GFLOP; measured matmul peak: fp32 "
+        f"{flops['peak_fp32'] / 1e9:.0f} GFLOP/s, bf16 {flops['peak_bf16'] / 1e9:.0f} "
+        "GFLOP/s",
+        "",
+        "| precision | fit img/s | plain loop img/s | fit / plain time | "
+        "fit GFLOP/s | score img/s | plain score img/s | score / plain time | "
+        "score GFLOP/s | fit speed-up vs plain fp32 | score speed-up vs plain fp32 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    base = next(r for r in rows if r["precision"] == "fp32")
+    for r in rows:
+        lines.append(
+            f"| {r['precision']} ({r['resolved']}) | {r['fit_img_s']:.0f} | "
+            f"{r['fit_plain_img_s']:.0f} | {r['fit_ratio']:.3f} | "
+            f"{r['fit_img_s'] * flops['train'] / 1e9:.0f} | {r['score_img_s']:.0f} | "
+            f"{r['score_plain_img_s']:.0f} | {r['score_ratio']:.3f} | "
+            f"{r['score_img_s'] * flops['score'] / 1e9:.0f} | "
+            f"{r['fit_img_s'] / base['fit_plain_img_s']:.2f}x | "
+            f"{r['score_img_s'] / base['score_plain_img_s']:.2f}x |")
+    if rss:
+        lines += ["", "Scoring memory (subprocess, tabular float32 input, "
+                  "latent 16, 16 filters):", ""]
+        for item in rss:
+            lines.append(
+                f"- {item['rows']:,} rows x {item['features']} features "
+                f"(input {item['input_mib']:.0f} MiB), precision {item['precision']}: "
+                f"peak RSS grew by {item['growth_mib']:.1f} MiB while scoring "
+                "(beyond the input and the model)")
+    lines += ["", "Ratios are medians over interleaved pairs in one process; "
+              "\"fit\" includes the estimator's scoring pass over the training data "
+              "(for offset_), and the plain loop is charged one scoring pass too."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precisions", default="fp32,bf16")
+    parser.add_argument("--n-train", type=int, default=1024)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--channels", type=int, default=1)
+    parser.add_argument("--latent-dim", type=int, default=100)
+    parser.add_argument("--n-filters", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--rss-rows", type=int, default=1_000_000)
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    parser.add_argument("--out", default=None, help="results file stem")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.n_train, args.pairs, args.rss_rows = 128, 1, 20_000
+
+    info = machine_info(args.device)
+    info["device"] = args.device
+    info["workload"] = (f"{args.n_train} images {args.channels}x{args.size}x{args.size}, "
+                        f"{args.epochs} epoch(s), batch {args.batch_size}, latent "
+                        f"{args.latent_dim}, {args.n_filters} filters, {args.pairs} pairs")
+    shape = (args.channels, args.size, args.size)
+    train_flops, score_flops = count_flops(shape, args.latent_dim, args.n_filters,
+                                           args.batch_size)
+    flops = {"train": train_flops, "score": score_flops,
+             "peak_fp32": matmul_flops(args.device, torch.float32),
+             "peak_bf16": matmul_flops(args.device, torch.bfloat16)}
+    print(f"{info['cpu']} / torch {info['torch']}: matmul fp32 "
+          f"{flops['peak_fp32'] / 1e9:.0f} GFLOP/s, bf16 {flops['peak_bf16'] / 1e9:.0f}")
+    rows = []
+    for precision in args.precisions.split(","):
+        rows.append(bench(args, precision))
+    rss = []
+    if args.rss_rows and args.device == "cpu":
+        for precision in args.precisions.split(","):
+            growth, size = peak_rss_scoring(args.rss_rows, 32, precision)
+            rss.append({"rows": args.rss_rows, "features": 32, "precision": precision,
+                        "growth_mib": growth, "input_mib": size})
+    report = to_markdown(info, flops, rows, rss)
+    print(report)
+    RESULTS.mkdir(exist_ok=True)
+    stem = args.out or f"speed_{args.device.replace(':', '')}"
+    (RESULTS / f"{stem}.md").write_text(report)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(
+        {"info": info, "flops": flops, "rows": rows, "rss": rss}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
