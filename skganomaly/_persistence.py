@@ -7,9 +7,9 @@
     scikit-learn that wrote it, the estimator's parameters (without
     ``callbacks``), the fitted attributes (``offset_``, ``n_features_in_``,
     ``feature_names_in_``, ``sample_shape_``, ``n_iter_``, ``device_``,
-    ``precision_``), the
-    input scaling (shift and scale as lists of floats, exact in JSON), the
-    training history, and for each weight file its size and SHA-256;
+    ``precision_``), the input scaling (shift and scale as lists of floats,
+    exact in JSON), the training history, and for each weight file its size
+    and SHA-256;
 ``generator.pt``, ``discriminator.pt``
     the networks' ``state_dict`` (CPU tensors) written by ``torch.save``.
 
