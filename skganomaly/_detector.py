@@ -281,6 +281,40 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
     sklearn.neighbors.LocalOutlierFactor : Density-based outlier detector.
     sklearn.svm.OneClassSVM : Support-vector outlier detector.
 
+    Notes
+    -----
+    **Faults during fit.** A training loss that becomes NaN or infinite
+    raises ``FloatingPointError`` naming the epoch; the detector is then left
+    as it was before the call (unfitted, or with its previous model; a
+    ``warm_start`` continuation is rolled back), so no model with NaN scores
+    is ever produced. ``KeyboardInterrupt`` during training ends it early:
+    the model of the last finished epoch is kept (weights half-way through an
+    epoch are replaced by those of the previous one), ``offset_`` is set from
+    it and a ``UserWarning`` says so.
+
+    **Model files.** Fitted detectors pickle (``joblib``) with identical
+    scores. :meth:`save` / :meth:`load` write and read a file that loads
+    without unpickling code (JSON plus ``torch.load(weights_only=True)``),
+    checks the format version and SHA-256 checksums, and is written
+    atomically.
+
+    **Memory and threads.** Scoring scales and scores one batch of
+    ``max(batch_size, 256)`` rows at a time into one preallocated array:
+    scoring 10**6 rows of 20 features added 8 MiB to the peak memory of the
+    process (the float64 scores themselves; see
+    ``benchmarks/scoring_memory.py``). A fitted detector can score from
+    several threads at once; results equal sequential calls.
+
+    **Reproducibility.** With an int ``random_state``, fits on CPU give
+    bit-identical scores across runs and processes (with the same number of
+    torch threads and the same library versions). On CUDA, cuDNN may pick
+    non-deterministic convolution algorithms, so GPU fits agree only to
+    float tolerance unless ``torch.use_deterministic_algorithms(True)`` is
+    set (with ``CUBLAS_WORKSPACE_CONFIG=:4096:8``) and
+    ``torch.backends.cudnn.benchmark`` is off; CPU and GPU results never
+    agree bit for bit. ``precision='bf16'`` results also depend on the batch
+    a sample is scored in.
+
     References
     ----------
     .. [1] S. Akcay, A. Atapour-Abarghouei, T. P. Breckon. "GANomaly:
