@@ -130,6 +130,17 @@ class _EpochCheckpoint(Callback):
         return state
 
 
+def _to_training_device(X, device):
+    """Keep the training set on the GPU when it fits comfortably: one copy
+    instead of a host-to-device transfer per batch and epoch."""
+    if not device.startswith("cuda"):
+        return X
+    free, _ = torch.cuda.mem_get_info(torch.device(device))
+    if X.numel() * X.element_size() > free // 4:
+        return X
+    return X.to(device)
+
+
 class GANomalyDetector(OutlierMixin, BaseEstimator):
     """GANomaly outlier detector (Akcay et al., ACCV 2018).
 
@@ -465,7 +476,8 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
 
         if not warm:
             self._scaler = InputScaler().fit(X2d[train_idx], sample_shape)
-        X_train = torch.from_numpy(self._scaler.transform(X2d[train_idx]))
+        X_train = _to_training_device(
+            torch.from_numpy(self._scaler.transform(X2d[train_idx])), device)
         X_valid = (
             torch.from_numpy(self._scaler.transform(X2d[valid_idx]))
             if len(valid_idx) else None

@@ -1,0 +1,115 @@
+"""One-shot GPU check: correctness against the CPU, portability, and speed.
+
+Meant for a lent GPU machine with a few minutes of budget. In one run it
+
+1. fits the same small detector on scikit-learn's digits on CPU (fp32) and on
+   CUDA (fp32 and bf16) and compares their ROC AUCs and score ranks;
+2. pickles the CUDA model and scores with it in a subprocess that sees no
+   GPU (``CUDA_VISIBLE_DEVICES=""``): the scores must equal the CUDA ones up
+   to float tolerance;
+3. runs ``benchmarks/speed.py`` on CUDA (paper's networks, 1x32x32) and
+   writes its tables.
+
+Usage (on the GPU machine, from the project root)::
+
+    python benchmarks/gpu_check.py --out "$OUT"
+
+Exit status 0 when every check passed; the summary is printed and written to
+``<out>/gpu_check.json``.
+"""
+
+import argparse
+import json
+import os
+import pickle
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+from sklearn.metrics import roc_auc_score
+
+from skganomaly import GANomalyDetector
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from datasets import load_digits_images, one_class_split  # noqa: E402
+
+LOAD_ON_CPU = r"""
+import pickle, sys, numpy as np, torch, warnings
+assert not torch.cuda.is_available()
+warnings.simplefilter("ignore")
+det = pickle.load(open(sys.argv[1], "rb"))
+X = np.load(sys.argv[2])
+np.save(sys.argv[3], det.score_samples(X))
+print(det.net_.device)
+"""
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--n-train", type=int, default=16384)
+    parser.add_argument("--skip-speed", action="store_true")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    assert torch.cuda.is_available(), "this script needs a CUDA device"
+    summary = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__,
+               "checks": {}}
+
+    X, y = load_digits_images()
+    train, test, is_anomaly = one_class_split(y, 8, seed=0)
+    params = dict(latent_dim=32, n_filters=32, max_epochs=10, random_state=0)
+    results = {}
+    for device, precision in [("cpu", "fp32"), ("cuda", "fp32"), ("cuda", "bf16")]:
+        start = time.perf_counter()
+        det = GANomalyDetector(device=device, precision=precision, **params)
+        det.fit(X[train])
+        scores = det.score_samples(X[test])
+        results[(device, precision)] = (det, scores)
+        summary["checks"][f"{device}-{precision}"] = {
+            "auc": roc_auc_score(is_anomaly, -scores),
+            "fit_s": time.perf_counter() - start,
+            "finite": bool(np.all(np.isfinite(scores))),
+        }
+    cpu = results[("cpu", "fp32")][1]
+    for key in [("cuda", "fp32"), ("cuda", "bf16")]:
+        rho = spearmanr(cpu, results[key][1]).statistic
+        summary["checks"][f"{key[0]}-{key[1]}"]["spearman_vs_cpu"] = rho
+
+    # A CUDA-fitted model unpickled where no GPU exists.
+    det, scores = results[("cuda", "fp32")]
+    model, data, scored = out / "cuda_model.pkl", out / "X_test.npy", out / "cpu_scores.npy"
+    model.write_bytes(pickle.dumps(det))
+    np.save(data, X[test])
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run([sys.executable, "-c", LOAD_ON_CPU, str(model), str(data),
+                           str(scored)], env=env, capture_output=True, text=True)
+    portable = proc.returncode == 0 and np.allclose(np.load(scored), scores,
+                                                    rtol=1e-3, atol=1e-9)
+    summary["checks"]["cuda_model_loads_on_cpu"] = {
+        "ok": bool(portable), "stderr_tail": proc.stderr[-500:]}
+    for path in (model, data, scored):
+        path.unlink(missing_ok=True)
+
+    ok = portable and all(
+        c.get("finite", True) and c.get("auc", 1) > 0.7
+        and c.get("spearman_vs_cpu", 1) > 0.8
+        for c in summary["checks"].values() if isinstance(c, dict))
+    summary["ok"] = bool(ok)
+    print(json.dumps(summary, indent=2, default=float))
+    (out / "gpu_check.json").write_text(json.dumps(summary, indent=2, default=float))
+
+    if not args.skip_speed:
+        subprocess.run([sys.executable, str(Path(__file__).parent / "speed.py"),
+                        "--device", "cuda", "--n-train", str(args.n_train),
+                        "--epochs", "2", "--pairs", "3", "--rss-rows", "0",
+                        "--out", "speed_cuda"], check=False)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
