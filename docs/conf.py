@@ -55,6 +55,8 @@ pygments_dark_style = "monokai"
 # -- autodoc / autosummary / numpydoc ----------------------------------------
 
 autosummary_generate = True
+# "fit()" rather than "GANomalyDetector.fit()" in the page's contents.
+toc_object_entries_show_parents = "hide"
 autodoc_default_options = {"members": True}
 autodoc_typehints = "none"
 # numpydoc lists the methods in a table at the top of each class page; the
@@ -123,10 +125,11 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version", "theme-version"],
 }
+# A left sidebar only where there is a section to navigate (the gallery and
+# the API pages); the single-page sections use the full width.
 html_sidebars = {
-    "index": [],
-    "getting_started": [],
-    "benchmarks": [],
-    "changelog": [],
+    page: []
+    for page in ["index", "getting_started", "user_guide", "api", "benchmarks",
+                 "changelog"]
 }
 html_context = {"default_mode": "light"}

@@ -1,7 +1,7 @@
 """
-=======================================================================
-Reconstructions and per-pixel error maps of normal and anomalous digits
-=======================================================================
+========================================
+Reconstructions and per-pixel error maps
+========================================
 
 GANomaly's generator reconstructs its input: ``x̂ = Dec(E1(x))``. Trained on
 normal digits only, it reconstructs digits it knows well and pulls the
@@ -65,43 +65,43 @@ anomalous_rec = reconstruct(det, X_anomalous[:n_show])
 # %%
 # Inputs, reconstructions and error maps
 # --------------------------------------
-# Each block shows inputs (top), their reconstructions (middle) and the
-# absolute error per pixel (bottom, darker = larger), with the GANomaly
-# anomaly score ``-score_samples`` above each input.
+# Each block shows inputs (top row), their reconstructions (middle) and the
+# absolute error per pixel (bottom; white 0 to dark red 8 or more, on the
+# 0-16 pixel scale). Above each input is its GANomaly anomaly score
+# ``-score_samples``.
 import matplotlib.pyplot as plt
 
-fig, axes = plt.subplots(6, n_show, figsize=(1.3 * n_show, 8.6))
 blocks = [
-    ("normal digits", X_normal_test[:n_show], normal_imgs, normal_rec),
-    (f"anomalies (digit {anomaly})", X_anomalous[:n_show], anomalous_imgs,
+    ("normal digits (never seen in training)", X_normal_test[:n_show],
+     normal_imgs, normal_rec),
+    (f"anomalies: the digit {anomaly}", X_anomalous[:n_show], anomalous_imgs,
      anomalous_rec),
 ]
-for b, (title, rows, imgs, recs) in enumerate(blocks):
+fig = plt.figure(figsize=(1.2 * n_show, 8), layout="constrained")
+for subfig, (title, rows, imgs, recs) in zip(fig.subfigures(2, 1), blocks):
+    subfig.suptitle(title, fontweight="bold")
+    axes = subfig.subplots(3, n_show)
     scores = -det.score_samples(rows)
-    errors = np.abs(imgs - recs)
     for i in range(n_show):
-        top, mid, bottom = axes[3 * b, i], axes[3 * b + 1, i], axes[3 * b + 2, i]
-        top.imshow(imgs[i], cmap="gray_r", vmin=0, vmax=16)
-        top.set_title(f"{scores[i]:.3f}", fontsize=9)
-        mid.imshow(recs[i], cmap="gray_r", vmin=0, vmax=16)
-        bottom.imshow(errors[i], cmap="Reds", vmin=0, vmax=16)
-    axes[3 * b, 0].set_ylabel("input")
-    axes[3 * b + 1, 0].set_ylabel("reconstruction")
-    axes[3 * b + 2, 0].set_ylabel("|error|")
-    axes[3 * b, n_show // 2].annotate(
-        title, xy=(0, 1.45), xycoords="axes fraction", ha="center",
-        fontsize=12, fontweight="bold")
-for ax in axes.ravel():
-    ax.set(xticks=(), yticks=())
-fig.tight_layout()
+        axes[0, i].imshow(imgs[i], cmap="gray_r", vmin=0, vmax=16)
+        axes[0, i].set_title(f"{scores[i]:.1e}", fontsize=8)
+        axes[1, i].imshow(recs[i], cmap="gray_r", vmin=0, vmax=16)
+        axes[2, i].imshow(np.abs(imgs[i] - recs[i]), cmap="Reds", vmin=0,
+                          vmax=8)
+    for ax, label in zip(axes[:, 0], ["input", "reconstruction", "|error|"]):
+        ax.set_ylabel(label, fontsize=9)
+    for ax in axes.ravel():
+        ax.set(xticks=(), yticks=())
 plt.show()
 
 # %%
 # Where the errors are, on average
 # --------------------------------
-# The mean error map over all test images of each kind: the eights are
-# reconstructed worse, and mostly in the strokes that tell an 8 from the
-# digits the generator knows (the crossing in the middle, the closed loops).
+# The mean error map over all test images of each kind shows where, on
+# average, the generator gets the eights wrong. Many eights are reconstructed
+# quite well, though: the generator has learned strokes that most digits
+# share, so the pixel error separates the two kinds only partly. GANomaly's
+# score looks at the latent codes instead (next section).
 all_normal_err = np.abs(X_normal_test.reshape(-1, 8, 8)
                         - reconstruct(det, X_normal_test))
 all_anomalous_err = np.abs(X_anomalous.reshape(-1, 8, 8)

@@ -57,6 +57,13 @@ TORCH = "https://docs.pytorch.org/docs/stable/generated"
 SKORCH = "https://skorch.readthedocs.io/en/stable"
 
 
+#: Labels of scikit-learn's user guide that docstrings inherited from
+#: scikit-learn (``get_metadata_routing``) refer to.
+SKLEARN_LABELS = {
+    "metadata_routing": f"{SKLEARN}/metadata_routing.html",
+}
+
+
 def _split_object(target):
     """``(module_name, qualified_object_name)`` for a dotted target that
     imports, or ``None``."""
@@ -81,6 +88,8 @@ def external_url(domain, reftype, target):
         # Terms such as :term:`fit` in scikit-learn style docstrings.
         anchor = re.sub(r"[^a-z0-9]+", "-", target.lower()).strip("-")
         return f"{SKLEARN}/glossary.html#term-{anchor}"
+    if domain == "std" and reftype == "ref":
+        return SKLEARN_LABELS.get(target)
     if domain != "py":
         return None
     root = target.split(".")[0]
@@ -100,8 +109,12 @@ def external_url(domain, reftype, target):
         return f"{NUMPY}/{target}.html"
     if root == "torch":
         return f"{TORCH}/{page}.html#{target}"
-    # skorch documents each submodule on one page: skorch.callbacks.X lives
-    # on callbacks.html, skorch.NeuralNet (skorch.net.NeuralNet) on net.html.
+    # skorch documents each submodule on one page, under the public name:
+    # skorch.callbacks.X on callbacks.html, skorch.history.History on
+    # history.html; skorch.NeuralNet is documented as skorch.net.NeuralNet.
+    parts = target.split(".")
+    if len(parts) >= 3:
+        return f"{SKORCH}/{parts[1]}.html#{target}"
     defined_in = getattr(obj, "__module__", module_name) or module_name
     page = defined_in.split(".")[1] if "." in defined_in else "index"
     return f"{SKORCH}/{page}.html#{defined_in}.{qualname}"
