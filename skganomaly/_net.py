@@ -28,8 +28,8 @@ from torch import nn
 
 from ._networks import Discriminator, Generator, weights_init
 
-__all__ = ["GANomalyNet", "TensorBatches", "TrainValid", "bf16_supported",
-           "resolve_precision"]
+__all__ = ["GANomalyNet", "SkipGANomalyNet", "TensorBatches", "TrainValid",
+           "bf16_supported", "resolve_precision"]
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -285,12 +285,15 @@ class GANomalyNet(NeuralNet):
 
     # -- losses -------------------------------------------------------------
 
-    def generator_losses(self, x, x_hat, z, z_hat, real_features, fake_features):
+    def generator_losses(self, x, x_hat, z, z_hat, real_features, fake_features,
+                         fake_logits=None):
         """Unweighted ``(adv, con, enc)`` losses of the generator.
 
         ``adv`` matches the discriminator's penultimate features of real and
         generated inputs (L2), ``con`` is the L1 reconstruction error and
-        ``enc`` the L2 distance between ``z`` and ``z_hat``.
+        ``enc`` the L2 distance between ``z`` and ``z_hat``. ``fake_logits``
+        (the discriminator's logits of ``x_hat``) are unused here; subclasses
+        with a classic adversarial loss need them.
         """
         adv = nn.functional.mse_loss(fake_features, real_features)
         con = self.criterion_(x_hat, x)
@@ -311,6 +314,17 @@ class GANomalyNet(NeuralNet):
         (higher = more anomalous)."""
         return (z - z_hat).pow(2).flatten(1).mean(dim=1)
 
+    def latent_errors(self, x, x_hat, z, z_hat):
+        """Per-sample latent distance (float64): :meth:`anomaly_score` of
+        ``z`` and ``z_hat``, computed in float64 (no overflow for extreme
+        inputs). Subclasses compare other representations."""
+        return self.anomaly_score(z.double(), z_hat.double())
+
+    def reconstruction_errors(self, x, x_hat):
+        """Per-sample mean absolute reconstruction error (float64), in the
+        scaled units the networks see."""
+        return (x.double() - x_hat.double()).abs().flatten(1).mean(dim=1)
+
     # -- steps --------------------------------------------------------------
 
     def train_step(self, batch, **fit_params):
@@ -325,11 +339,12 @@ class GANomalyNet(NeuralNet):
         with self.autocast():
             x_hat, z, z_hat = self.infer(x, **fit_params)
             real_logits, real_features = disc(x)
-            _, fake_features = disc(x_hat)
+            gen_logits, fake_features = disc(x_hat)
         # Losses in float32 whatever the precision of the forward pass.
         x_hat, z, z_hat = x_hat.float(), z.float(), z_hat.float()
         adv, con, enc = self.generator_losses(
-            x, x_hat, z, z_hat, real_features.detach().float(), fake_features.float())
+            x, x_hat, z, z_hat, real_features.detach().float(), fake_features.float(),
+            fake_logits=gen_logits.float())
         loss = self.weighted_generator_loss(adv, con, enc)
         self._check_finite(loss, "generator")
         self.optimizer_.zero_grad(set_to_none=True)
@@ -365,12 +380,14 @@ class GANomalyNet(NeuralNet):
             with self.autocast():
                 x_hat, z, z_hat = self.infer(x, **fit_params)
                 _, real_features = self.discriminator_(x)
-                _, fake_features = self.discriminator_(x_hat)
+                fake_logits, fake_features = self.discriminator_(x_hat)
             x_hat, z, z_hat = x_hat.float(), z.float(), z_hat.float()
             parts = self.generator_losses(x, x_hat, z, z_hat, real_features.float(),
-                                          fake_features.float())
+                                          fake_features.float(),
+                                          fake_logits=fake_logits.float())
             loss = self.weighted_generator_loss(*parts)
-            score = self.anomaly_score(z, z_hat).mean()
+            with self.autocast():
+                score = self.latent_errors(x, x_hat, z, z_hat).mean()
         self.history.record_batch("valid_score", score.item())
         return {"loss": loss, "y_pred": x_hat}
 
@@ -387,19 +404,29 @@ class GANomalyNet(NeuralNet):
     # -- inference ----------------------------------------------------------
 
     def score_batches(self, batches):
-        """Anomaly scores (float64 numpy, higher = more anomalous) for an
-        iterable of float32 tensors of scaled inputs, in evaluation mode."""
+        """Latent anomaly scores (float64 numpy, higher = more anomalous) for
+        an iterable of float32 tensors of scaled inputs, in evaluation mode:
+        the first column of :meth:`error_batches`."""
+        return self.error_batches(batches)[:, 0]
+
+    def error_batches(self, batches):
+        """Per-sample ``[latent, reconstruction]`` errors (float64 numpy of
+        shape ``(n, 2)``) for an iterable of float32 tensors of scaled inputs,
+        in evaluation mode: :meth:`latent_errors` and
+        :meth:`reconstruction_errors`."""
         self._set_training(False)
-        scores = []
+        errors = []
         with torch.inference_mode(), self.autocast():
             for xb in batches:
-                _, z, z_hat = self.module_(self.prepare_input(xb))
-                # float64 before squaring: no overflow for extreme inputs.
-                diff = (z.double() - z_hat.double()).flatten(1)
-                scores.append(diff.pow(2).mean(dim=1).cpu().numpy())
-        if not scores:
-            return np.empty(0, dtype=np.float64)
-        return np.concatenate(scores)
+                x = self.prepare_input(xb)
+                x_hat, z, z_hat = self.module_(x)
+                errors.append(torch.stack([
+                    self.latent_errors(x, x_hat, z, z_hat),
+                    self.reconstruction_errors(x, x_hat),
+                ], dim=1).cpu().numpy())
+        if not errors:
+            return np.empty((0, 2), dtype=np.float64)
+        return np.concatenate(errors)
 
     def forward_batches(self, batches):
         """``(x_hat, z, z_hat)`` as float32 CPU tensors for an iterable of
@@ -411,3 +438,38 @@ class GANomalyNet(NeuralNet):
                 outs.append([t.float().cpu().contiguous()
                              for t in self.module_(self.prepare_input(xb))])
         return tuple(torch.cat(parts) for parts in zip(*outs))
+
+
+class SkipGANomalyNet(GANomalyNet):
+    """Skip-GANomaly (Akcay et al., IJCNN 2019) on the GANomaly training core.
+
+    The module is a :class:`~skganomaly._networks.SkipGenerator` (an
+    encoder-decoder with skip connections, no second encoder). Input and
+    reconstruction are compared in the discriminator's feature space
+    ``f(.)`` (its penultimate activations) instead of by a second encoder.
+
+    Generator losses (weights ``w_adv``, ``w_con``, ``w_enc`` as in
+    :class:`GANomalyNet`; the paper uses 1, 40, 1):
+
+    * ``adv``: the classic adversarial loss, binary cross-entropy of the
+      discriminator's logits of ``x_hat`` against the label "real";
+    * ``con``: L1 reconstruction error;
+    * ``enc``: the paper's latent loss, the L2 distance between ``f(x)``
+      and ``f(x_hat)`` (an adversarial loss on discriminator features).
+
+    :meth:`latent_errors` is the mean squared distance of ``f(x)`` and
+    ``f(x_hat)``, with the discriminator in evaluation mode.
+    """
+
+    def generator_losses(self, x, x_hat, z, z_hat, real_features, fake_features,
+                         fake_logits=None):
+        bce = nn.functional.binary_cross_entropy_with_logits
+        adv = bce(fake_logits, torch.ones_like(fake_logits))
+        con = self.criterion_(x_hat, x)
+        enc = nn.functional.mse_loss(fake_features, real_features)
+        return adv, con, enc
+
+    def latent_errors(self, x, x_hat, z, z_hat):
+        _, real = self.discriminator_(x)
+        _, fake = self.discriminator_(x_hat.to(x.dtype))
+        return (real.double() - fake.double()).pow(2).flatten(1).mean(dim=1)

@@ -19,6 +19,7 @@ from torch import nn
 __all__ = [
     "Discriminator",
     "Generator",
+    "SkipGenerator",
     "build_networks",
     "padded_image_size",
     "weights_init",
@@ -216,6 +217,124 @@ class Generator(nn.Module):
         # so the padding region cannot leak into z_hat.
         z_hat = self.encoder2(self._pad(x_hat))
         return x_hat, z, z_hat
+
+
+class SkipGenerator(nn.Module):
+    """Skip-GANomaly generator: an encoder-decoder with skip connections.
+
+    Images use a U-Net (Akcay et al., IJCNN 2019): the DCGAN encoder halves
+    the (padded) image down to 4x4 and a 4x4 convolution gives the
+    bottleneck code ``z`` (``latent_dim`` values); the decoder mirrors it
+    with transposed convolutions, and each decoder level receives the
+    encoder's activations of the same resolution concatenated to its input.
+    Tabular rows use the MLP counterpart (hidden layers of ``4 * n_filters``
+    and ``2 * n_filters`` units, each decoder layer also fed the encoder
+    layer of the same width).
+
+    ``forward(x)`` returns ``(x_hat, z, z)``: the contract of
+    :class:`Generator`, with ``z`` in place of ``z_hat``. Skip-GANomaly has
+    no second encoder; it compares an input and its reconstruction in the
+    discriminator's feature space instead (see ``SkipGANomalyNet``).
+
+    Parameters
+    ----------
+    sample_shape : tuple of int
+        ``(n_features,)`` for tabular rows or ``(C, H, W)`` for images.
+    latent_dim : int
+        Size of the bottleneck code ``z``.
+    n_filters : int
+        Width of the first convolution (images) or the base width of the
+        hidden layers (tabular).
+    """
+
+    def __init__(self, sample_shape, latent_dim=100, n_filters=64):
+        super().__init__()
+        self.sample_shape = tuple(int(s) for s in sample_shape)
+        self.latent_dim = int(latent_dim)
+        if len(self.sample_shape) == 3:
+            self._build_unet(n_filters)
+        else:
+            self._build_mlp(n_filters)
+
+    def _build_unet(self, n_filters):
+        n_channels = self.sample_shape[0]
+        self.padcrop = PadCrop(self.sample_shape)
+        size, width, widths = self.padcrop.isize // 2, n_filters, [n_filters]
+        downs = [nn.Sequential(nn.Conv2d(n_channels, n_filters, 4, 2, 1, bias=False),
+                               nn.LeakyReLU(0.2, inplace=True))]
+        while size > 4:
+            downs.append(nn.Sequential(
+                nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(width * 2),
+                nn.LeakyReLU(0.2, inplace=True),
+            ))
+            width, size = width * 2, size // 2
+            widths.append(width)
+        self.downs = nn.ModuleList(downs)
+        self.bottleneck = nn.Conv2d(width, self.latent_dim, 4, 1, 0, bias=False)
+        self.up_bottleneck = nn.Sequential(
+            nn.ConvTranspose2d(self.latent_dim, width, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(True),
+        )
+        # Level i (deepest first) takes the decoder's output (widths[i]
+        # channels) and the encoder's skip (widths[i]) and doubles the size.
+        ups = []
+        for i in reversed(range(len(widths))):
+            if i == 0:
+                ups.append(nn.Sequential(
+                    nn.ConvTranspose2d(2 * widths[0], n_channels, 4, 2, 1, bias=False),
+                    nn.Tanh(),
+                ))
+            else:
+                ups.append(nn.Sequential(
+                    nn.ConvTranspose2d(2 * widths[i], widths[i - 1], 4, 2, 1, bias=False),
+                    nn.BatchNorm2d(widths[i - 1]),
+                    nn.ReLU(True),
+                ))
+        self.ups = nn.ModuleList(ups)
+
+    def _build_mlp(self, n_filters):
+        (n_features,) = self.sample_shape
+        self.padcrop = None
+        first, second = _mlp_widths(n_filters)
+        self.downs = nn.ModuleList([
+            nn.Sequential(nn.Linear(n_features, first), nn.LeakyReLU(0.2, inplace=True)),
+            nn.Sequential(nn.Linear(first, second), nn.BatchNorm1d(second),
+                          nn.LeakyReLU(0.2, inplace=True)),
+        ])
+        self.bottleneck = nn.Linear(second, self.latent_dim)
+        self.up_bottleneck = nn.Sequential(
+            nn.Linear(self.latent_dim, second), nn.BatchNorm1d(second), nn.ReLU(True))
+        self.ups = nn.ModuleList([
+            nn.Sequential(nn.Linear(2 * second, first), nn.BatchNorm1d(first),
+                          nn.ReLU(True)),
+            # Linear output: tabular inputs are standardised, not bounded.
+            nn.Linear(2 * first, n_features),
+        ])
+
+    def _encode(self, x):
+        if self.padcrop is not None:
+            x = self.padcrop.pad(x)
+        skips = []
+        for down in self.downs:
+            x = down(x)
+            skips.append(x)
+        return self.bottleneck(x).flatten(1), skips
+
+    def encode(self, x):
+        """Bottleneck code ``z`` of ``x``."""
+        return self._encode(x)[0]
+
+    def forward(self, x):
+        z, skips = self._encode(x)
+        shape = (z.shape[0], self.latent_dim) + ((1, 1) if self.padcrop else ())
+        h = self.up_bottleneck(z.reshape(shape))
+        for up, skip in zip(self.ups, reversed(skips)):
+            h = up(torch.cat([h, skip], dim=1))
+        if self.padcrop is not None:
+            h = self.padcrop.crop(h)
+        return h, z, z
 
 
 class Discriminator(nn.Module):
