@@ -13,6 +13,9 @@
 ``generator.pt``, ``discriminator.pt``
     the networks' ``state_dict`` (CPU tensors) written by ``torch.save``.
 
+The optimizers' state is not stored: ``warm_start`` training after ``load``
+starts Adam's moment estimates afresh. ``callbacks`` are not stored either.
+
 Loading never unpickles arbitrary objects: the manifest is JSON and the
 weights are read with ``torch.load(..., weights_only=True)`` after their
 SHA-256 was checked. Every entry is checked before a detector is built, so a
