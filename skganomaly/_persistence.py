@@ -7,9 +7,10 @@
     scikit-learn that wrote it, the estimator's parameters (without
     ``callbacks``), the fitted attributes (``offset_``, ``n_features_in_``,
     ``feature_names_in_``, ``sample_shape_``, ``n_iter_``, ``device_``,
-    ``precision_``), the input scaling (shift and scale as lists of floats,
-    exact in JSON), the training history, and for each weight file its size
-    and SHA-256;
+    ``precision_``, and under ``extra`` any other public fitted attribute
+    that is a number, a string or a numeric array), the input scaling (shift
+    and scale as lists of floats, exact in JSON), the training history, and
+    for each weight file its size and SHA-256;
 ``generator.pt``, ``discriminator.pt``
     the networks' ``state_dict`` (CPU tensors) written by ``torch.save``.
 
@@ -200,7 +201,62 @@ def _fitted_to_json(detector):
         fitted["feature_names_in_"] = [str(n) for n in detector.feature_names_in_]
     if hasattr(detector, "precision_"):
         fitted["precision_"] = str(detector.precision_)
+    fitted["extra"] = {
+        name: _value_to_json(name, value)
+        for name, value in sorted(vars(detector).items())
+        if name.endswith("_") and not name.startswith("_")
+        and name not in _CORE_FITTED
+    }
     return fitted
+
+
+#: Fitted attributes with their own entry in the manifest; any other public
+#: fitted attribute (``name_``) goes to ``fitted["extra"]``.
+_CORE_FITTED = {"net_", "offset_", "n_features_in_", "feature_names_in_",
+                "sample_shape_", "n_iter_", "device_", "precision_"}
+_ARRAY_DTYPES = {"float64", "float32", "int64", "int32", "bool"}
+
+
+def _value_to_json(name, value):
+    """A fitted attribute as JSON: plain numbers and strings as they are,
+    numeric arrays as ``{"dtype", "shape", "data"}``."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"float": repr(value)}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, tuple) and all(isinstance(v, (int, float, str)) for v in value):
+        return {"tuple": list(value)}
+    if isinstance(value, np.ndarray) and value.dtype.name in _ARRAY_DTYPES:
+        data = value.tolist() if value.dtype.kind != "f" else [
+            repr(v) if not math.isfinite(v) else v for v in value.ravel().tolist()]
+        return {"dtype": value.dtype.name, "shape": list(value.shape), "data": data}
+    raise TypeError(
+        f"Cannot save the fitted attribute {name} of type {type(value).__name__}; "
+        "GANomalyDetector.save stores numbers, strings and numeric arrays only.")
+
+
+def _value_from_json(name, value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict) and set(value) == {"float"} and \
+            value["float"] in ("nan", "inf", "-inf"):
+        return float(value["float"])
+    if isinstance(value, dict) and set(value) == {"tuple"} and \
+            isinstance(value["tuple"], list):
+        return tuple(value["tuple"])
+    if isinstance(value, dict) and set(value) == {"dtype", "shape", "data"} and \
+            value["dtype"] in _ARRAY_DTYPES and isinstance(value["shape"], list) \
+            and isinstance(value["data"], list):
+        try:
+            data = [float(v) if isinstance(v, str) and v in ("nan", "inf", "-inf")
+                    else v for v in value["data"]]
+            array = np.asarray(data, dtype=value["dtype"])
+            return array.reshape([int(s) for s in value["shape"]])
+        except (TypeError, ValueError):
+            pass
+    raise _Refuse(f"the fitted attribute {name} is malformed.")
 
 
 def _history_to_json(history):
@@ -331,6 +387,8 @@ def _load(cls, path, device):
         detector.feature_names_in_ = np.asarray(fitted["feature_names_in_"],
                                                 dtype=object)
     detector.offset_ = fitted["offset_"]
+    for name, value in fitted["extra"].items():
+        setattr(detector, name, value)
     return detector
 
 
@@ -413,6 +471,13 @@ def _check_fitted(fitted):
     n_iter = get("n_iter_", int)
     if n_iter < 0:
         raise _Refuse("the fitted attribute n_iter_ is negative.")
+    extra = fitted.get("extra", {})
+    if not isinstance(extra, dict) or not all(
+            isinstance(name, str) and name.isidentifier() and name.endswith("_")
+            and not name.startswith("_") and name not in _CORE_FITTED
+            for name in extra):
+        raise _Refuse("the extra fitted attributes are malformed.")
+    extra = {name: _value_from_json(name, value) for name, value in extra.items()}
     precision = fitted.get("precision_")
     if precision not in (None, "fp32", "bf16"):
         raise _Refuse("the fitted attribute precision_ is malformed.")
@@ -429,6 +494,7 @@ def _check_fitted(fitted):
         "device_": get("device_", str),
         "feature_names_in_": names,
         "precision_": precision,
+        "extra": extra,
     }
 
 

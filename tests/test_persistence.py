@@ -184,6 +184,23 @@ def test_callbacks_are_not_saved(X, tmp_path):
     np.testing.assert_array_equal(loaded.score_samples(X), det.score_samples(X))
 
 
+def test_other_fitted_attributes_round_trip(X, tmp_path):
+    det = GANomalyDetector(**TINY).fit(X)
+    det.center_ = np.array([[1.5, -2.0], [np.inf, 3.0]])
+    det.counts_ = np.arange(3, dtype=np.int32)
+    det.label_, det.ratio_, det.pair_ = "a", float("nan"), (1, 2)
+    det.save(tmp_path / "m.skgan")
+    loaded = GANomalyDetector.load(tmp_path / "m.skgan")
+    np.testing.assert_array_equal(loaded.center_, det.center_)
+    assert loaded.counts_.dtype == np.int32 and list(loaded.counts_) == [0, 1, 2]
+    assert (loaded.label_, loaded.pair_) == ("a", (1, 2)) and np.isnan(loaded.ratio_)
+
+    det.model_ = object()
+    with pytest.raises(TypeError, match="model_"):
+        det.save(tmp_path / "other.skgan")
+    assert not (tmp_path / "other.skgan").exists()
+
+
 def test_save_requires_a_fitted_detector(tmp_path):
     from sklearn.exceptions import NotFittedError
     with pytest.raises(NotFittedError):
@@ -236,6 +253,14 @@ REFUSED = {
                    "non-positive scales"),
     "scaler of the wrong length": (edit_manifest(lambda m: m["scaler"].update(shift=[0.0])),
                                    r"input scaling \(shift\)"),
+    "malformed extra attribute": (
+        edit_manifest(lambda m: m["fitted"].update(extra={"x_": {"dtype": "object",
+                                                                 "shape": [1],
+                                                                 "data": [1]}})),
+        "fitted attribute x_ is malformed"),
+    "extra attribute shadowing a method": (
+        edit_manifest(lambda m: m["fitted"].update(extra={"_score": 1})),
+        "extra fitted attributes are malformed"),
     "weights of another architecture": (
         lambda e: replace_weights("generator", _other_generator_blob())(e),
         "generator weights do not fit"),
