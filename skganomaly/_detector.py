@@ -14,8 +14,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 
 from ._input import InputScaler, flatten_samples, resolve_sample_shape
-from ._net import GANomalyNet, TensorBatches, TrainValid, resolve_precision
-from ._networks import Discriminator, Generator
+from ._net import (GANomalyNet, SkipGANomalyNet, TensorBatches, TrainValid,
+                   resolve_precision)
+from ._networks import Discriminator, Generator, SkipGenerator
 from ._persistence import load_detector, save_detector
 
 __all__ = ["GANomalyDetector"]
@@ -72,6 +73,18 @@ def conformal_threshold(scores, alpha):
     n = len(scores)
     k = math.ceil((n + 1) * (1 - alpha))
     return scores[min(k, n) - 1]
+
+
+#: Score component order of ``score_center_``, ``score_scale_`` and
+#: ``score_weights_``.
+SCORE_COMPONENTS = ("latent", "reconstruction")
+
+
+def _spread(values):
+    """Standard deviation per column, or 1 where it is zero or not finite
+    (a constant component cannot be standardised)."""
+    std = np.std(values, axis=0)
+    return np.where(np.isfinite(std) & (std > 0), std, 1.0)
 
 
 def _copy_state(net, optimizers):
@@ -193,7 +206,48 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
 
     w_adv, w_con, w_enc : float, default=1.0, 50.0, 1.0
         Weights of the generator's adversarial (feature matching),
-        contextual (L1 reconstruction) and encoder (latent L2) losses.
+        contextual (L1 reconstruction) and encoder (latent L2) losses. With
+        ``generator='skip'`` they weigh Skip-GANomaly's adversarial (BCE),
+        contextual (L1) and latent (L2 between discriminator features) losses;
+        that paper used 1, 40 and 1.
+
+    generator : {'ganomaly', 'skip'}, default='ganomaly'
+        ``'ganomaly'``: the GANomaly encoder -> decoder -> encoder generator.
+        ``'skip'``: Skip-GANomaly (Akcay et al., IJCNN 2019), an
+        encoder-decoder with skip connections (a U-Net for images; for
+        tabular rows an MLP whose decoder layers also receive the encoder
+        layers of the same width) trained with a classic adversarial loss and
+        a latent loss on the discriminator's features. Its latent score
+        compares the discriminator's features of ``x`` and ``x_hat``.
+
+    score_type : {'auto', 'latent', 'reconstruction', 'combined'}, \
+            default='auto'
+        What :meth:`score_samples` measures (per sample, higher anomaly score
+        = more abnormal; ``score_samples`` returns its opposite):
+
+        - ``'latent'``: mean squared distance of the latent codes, ``z`` and
+          ``z_hat`` (GANomaly's score) or, with ``generator='skip'``, of the
+          discriminator's features of ``x`` and ``x_hat``;
+        - ``'reconstruction'``: mean absolute reconstruction error
+          ``mean |x - x_hat|`` over the sample's values, in the scaled units
+          the networks see (the mean of :meth:`anomaly_map`);
+        - ``'combined'``: ``score_lambda * r + (1 - score_lambda) * l``,
+          where ``r`` and ``l`` are the reconstruction and latent errors
+          standardised with the mean and standard deviation they have on the
+          held-out normal rows of :term:`fit` (``validation_fraction``; the
+          training rows when nothing is held out). Never on test data: a
+          sample's score depends on that sample alone;
+        - ``'auto'``: the score of the chosen generator's paper, ``'latent'``
+          for ``'ganomaly'`` and ``'combined'`` for ``'skip'``.
+
+        Skip-GANomaly's paper mixes the raw errors and rescales scores over
+        the test set; standardising each error on held-out normal rows keeps
+        ``score_lambda`` meaningful whatever the units and keeps a sample's
+        score independent of the others.
+
+    score_lambda : float in [0, 1], default=0.9
+        Weight of the reconstruction error in ``score_type='combined'``
+        (0.9 is Skip-GANomaly's lambda). Unused by the other score types.
 
     contamination : 'auto' or float, default='auto'
         Sets the threshold ``offset_`` that :meth:`predict` uses.
@@ -267,6 +321,17 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
     sample_shape_ : tuple of int
         Shape of one sample as the networks see it: ``(n_features,)`` for
         tabular data or ``(C, H, W)`` for images.
+
+    score_type_ : str
+        The score used: ``'latent'``, ``'reconstruction'`` or ``'combined'``
+        (``score_type`` with ``'auto'`` resolved).
+
+    score_center_, score_scale_, score_weights_ : ndarray of shape (2,)
+        The anomaly score is ``sum(score_weights_ * (e - score_center_) /
+        score_scale_)`` over the per-sample errors ``e = [latent,
+        reconstruction]``. Center and scale are the mean and standard
+        deviation of the errors on held-out normal rows for ``'combined'``,
+        and 0 and 1 (raw errors) otherwise.
 
     device_ : str
         The device the model was trained on.
@@ -355,6 +420,9 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         "w_adv": [Interval(Real, 0, None, closed="left")],
         "w_con": [Interval(Real, 0, None, closed="left")],
         "w_enc": [Interval(Real, 0, None, closed="left")],
+        "generator": [StrOptions({"ganomaly", "skip"})],
+        "score_type": [StrOptions({"auto", "latent", "reconstruction", "combined"})],
+        "score_lambda": [Interval(Real, 0, 1, closed="both")],
         "contamination": [
             StrOptions({"auto"}),
             Interval(Real, 0, 0.5, closed="right"),
@@ -381,6 +449,9 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         w_adv=1.0,
         w_con=50.0,
         w_enc=1.0,
+        generator="ganomaly",
+        score_type="auto",
+        score_lambda=0.9,
         contamination="auto",
         validation_fraction=0.1,
         device="auto",
@@ -400,6 +471,9 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         self.w_adv = w_adv
         self.w_con = w_con
         self.w_enc = w_enc
+        self.generator = generator
+        self.score_type = score_type
+        self.score_lambda = score_lambda
         self.contamination = contamination
         self.validation_fraction = validation_fraction
         self.device = device
@@ -557,8 +631,9 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
         betas = (self.beta1, 0.999)
-        return GANomalyNet(
-            module=Generator,
+        skip = self.generator == "skip"
+        return (SkipGANomalyNet if skip else GANomalyNet)(
+            module=SkipGenerator if skip else Generator,
             module__sample_shape=sample_shape,
             module__latent_dim=int(self.latent_dim),  # bool / numpy ints too
             module__n_filters=int(self.n_filters),
@@ -589,16 +664,38 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         )
 
     def _compute_offset(self, X2d, X_valid):
+        """Set the score's ``score_*_`` attributes, then return ``offset_``."""
+        if X_valid is not None:
+            errors = self.net_.error_batches(self._batches_of_tensor(X_valid))
+        else:
+            errors = self._errors(X2d)
+        kind = self.score_type
+        if kind == "auto":
+            kind = "combined" if self.generator == "skip" else "latent"
+        self.score_type_ = kind
+        self.score_center_, self.score_scale_ = np.zeros(2), np.ones(2)
+        if kind == "combined":
+            lam = float(self.score_lambda)
+            self.score_weights_ = np.array([1.0 - lam, lam])
+            self.score_center_, self.score_scale_ = errors.mean(axis=0), _spread(errors)
+        else:
+            self.score_weights_ = np.array([float(kind == "latent"),
+                                            float(kind == "reconstruction")])
         if self.contamination == "auto" and X_valid is not None:
-            scores = self.net_.score_batches(self._batches_of_tensor(X_valid))
+            scores = self._combine(errors)
             return -float(conformal_threshold(scores, AUTO_FALSE_ALARM_RATE))
         rate = (AUTO_FALSE_ALARM_RATE if self.contamination == "auto"
                 else self.contamination)
-        return float(np.percentile(-self._score(X2d), 100 * rate))
+        all_errors = errors if X_valid is None else self._errors(X2d)
+        return float(np.percentile(-self._combine(all_errors), 100 * rate))
 
     # -- scoring ------------------------------------------------------------
 
     def _validate_for_scoring(self, X):
+        return self._validate_with_layout(X)[0]
+
+    def _validate_with_layout(self, X):
+        """Validated 2-D rows and the per-sample shape of 3-D / 4-D input."""
         check_is_fitted(self)
         X2d, nd_shape = flatten_samples(X)
         X2d = validate_data(self, X2d, dtype=[np.float64, np.float32], reset=False)
@@ -609,7 +706,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
                     f"X holds samples of shape {nd_shape}, but {type(self).__name__} "
                     f"was fitted on samples of shape {self.sample_shape_}."
                 )
-        return X2d
+        return X2d, nd_shape
 
     @property
     def _score_batch_size(self):
@@ -625,25 +722,42 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         step = self._score_batch_size
         return (X[start:start + step] for start in range(0, len(X), step))
 
-    def _score(self, X2d):
-        """GANomaly scores of validated rows; higher = more abnormal."""
-        # Copy each batch's scores into one preallocated array at once:
+    def _errors(self, X2d):
+        """Per-sample ``[latent, reconstruction]`` errors of validated rows."""
+        # Copy each batch's errors into one preallocated array at once:
         # keeping thousands of small per-batch arrays alive fragments the
         # heap, and the process then grows with the number of rows (measured:
         # +110 MiB for 10**6 rows of 20 features, against +8 MiB this way).
-        scores = np.empty(len(X2d), dtype=np.float64)
+        errors = np.empty((len(X2d), 2), dtype=np.float64)
         step = self._score_batch_size
         for start, batch in zip(range(0, len(X2d), step), self._scaled_batches(X2d)):
-            scores[start:start + len(batch)] = self.net_.score_batches([batch])
+            errors[start:start + len(batch)] = self.net_.error_batches([batch])
+        return errors
+
+    def _combine(self, errors):
+        """Anomaly scores from ``[latent, reconstruction]`` errors (see the
+        ``score_*_`` attributes). Raw errors come out exactly unchanged."""
+        weights = self.score_weights_
+        scores = np.zeros(len(errors), dtype=np.float64)
+        for k in range(2):
+            if weights[k] != 0:
+                scores += weights[k] * (
+                    (errors[:, k] - self.score_center_[k]) / self.score_scale_[k])
         return scores
 
-    def score_samples(self, X):
-        """Opposite of the GANomaly anomaly score: higher is more normal.
+    def _score(self, X2d):
+        """Anomaly scores of validated rows; higher = more abnormal."""
+        return self._combine(self._errors(X2d))
 
-        The GANomaly score of a sample is the mean squared distance between
-        its latent code ``z = E1(x)`` and the code of its reconstruction
-        ``z_hat = E2(Dec(z))``. The networks run in evaluation mode, so a
-        sample's score depends on that sample alone.
+    def score_samples(self, X):
+        """Opposite of the anomaly score: higher is more normal.
+
+        With the default ``score_type`` and generator, the anomaly score of
+        a sample is GANomaly's: the mean squared distance between its latent
+        code ``z = E1(x)`` and the code of its reconstruction ``z_hat =
+        E2(Dec(z))``; ``score_type`` selects other scores. The networks run
+        in evaluation mode and any standardisation was fixed in :term:`fit`,
+        so a sample's score depends on that sample alone.
 
         Parameters
         ----------
@@ -692,6 +806,120 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         is_inlier = np.ones(decision.shape[0], dtype=int)
         is_inlier[decision < 0] = -1
         return is_inlier
+
+    # -- localization and latent codes ---------------------------------------
+
+    def _forward_rows(self, X2d, use):
+        """Run the generator over validated rows batch by batch; ``use(start,
+        scaled_batch, x_hat, z)`` stores what the caller needs."""
+        step = self._score_batch_size
+        for start, batch in zip(range(0, len(X2d), step), self._scaled_batches(X2d)):
+            x_hat, z, _ = self.net_.forward_batches([batch])
+            use(start, batch, x_hat, z)
+
+    @staticmethod
+    def _in_layout(values, n, nd_shape):
+        # 2-D in -> (n, n_features) out; image stacks -> their own shape.
+        return values.reshape(n, *nd_shape) if nd_shape is not None else values
+
+    def reconstruct(self, X):
+        """Reconstructions ``x_hat = Dec(E1(x))`` in the layout and units of ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features), \
+                (n_samples, H, W) or (n_samples, C, H, W)
+            Samples to reconstruct, in the layout used in :meth:`fit`.
+
+        Returns
+        -------
+        X_hat : ndarray of the shape of ``X``, dtype float64
+            Reconstructions mapped back from the networks' scaled units to
+            those of ``X`` (pixel values, feature units). A 2-D ``X`` gives
+            a 2-D array, image stacks give stacks of the same shape.
+        """
+        X2d, nd_shape = self._validate_with_layout(X)
+        out = np.empty(X2d.shape, dtype=np.float64)
+
+        def use(start, batch, x_hat, z):
+            rows = self._scaler.inverse_transform(x_hat.numpy())
+            out[start:start + len(batch)] = rows.reshape(len(batch), -1)
+
+        self._forward_rows(X2d, use)
+        return self._in_layout(out, len(X2d), nd_shape)
+
+    def anomaly_map(self, X, *, units="scaled"):
+        """Per-pixel (images) or per-feature (tabular) reconstruction errors.
+
+        The map shows *where* a sample is abnormal: ``|x - x_hat|`` for each
+        value of the sample.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features), \
+                (n_samples, H, W) or (n_samples, C, H, W)
+            Samples, in the layout used in :meth:`fit`.
+
+        units : {'scaled', 'input'}, default='scaled'
+            ``'scaled'``: errors in the units the networks see, i.e.
+            ``|x - reconstruct(x)| / scale`` with the input scaling learned
+            in :term:`fit` (per feature: its standard deviation; per image
+            channel: half its range, so pixels map onto [-1, 1]). Errors of
+            features with different units are then comparable, and the mean
+            of a sample's map is its ``score_type='reconstruction'`` score.
+            ``'input'``: ``|x - reconstruct(x)|`` in the units of ``X``. For
+            images both differ by one factor per channel.
+
+        Returns
+        -------
+        errors : ndarray of the shape of ``X``, dtype float64
+            Non-negative errors, in the layout of ``X`` (as
+            :meth:`reconstruct`).
+        """
+        if units not in ("scaled", "input"):
+            raise ValueError(f"units must be 'scaled' or 'input', got {units!r}.")
+        X2d, nd_shape = self._validate_with_layout(X)
+        out = np.empty(X2d.shape, dtype=np.float64)
+
+        def use(start, batch, x_hat, z):
+            n = len(batch)
+            if units == "scaled":
+                diff = batch.numpy().astype(np.float64) - x_hat.numpy()
+            else:
+                diff = (np.asarray(X2d[start:start + n], dtype=np.float64)
+                        - self._scaler.inverse_transform(x_hat.numpy()).reshape(n, -1))
+            out[start:start + n] = np.abs(diff).reshape(n, -1)
+
+        self._forward_rows(X2d, use)
+        return self._in_layout(out, len(X2d), nd_shape)
+
+    def encode(self, X):
+        """Latent codes ``z`` of the samples, for downstream use.
+
+        ``z = E1(x)``, the code GANomaly's decoder reconstructs from (with
+        ``generator='skip'``: the U-Net's bottleneck code, which carries
+        only part of the information because of the skip connections). The
+        networks run in evaluation mode: a sample's code depends on that
+        sample alone.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features), \
+                (n_samples, H, W) or (n_samples, C, H, W)
+            Samples, in the layout used in :meth:`fit`.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, latent_dim), dtype float64
+        """
+        X2d = self._validate_for_scoring(X)
+        out = np.empty((len(X2d), int(self.latent_dim)), dtype=np.float64)
+
+        def use(start, batch, x_hat, z):
+            out[start:start + len(batch)] = z.numpy()
+
+        self._forward_rows(X2d, use)
+        return out
 
     # -- persistence --------------------------------------------------------
 
