@@ -125,11 +125,12 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version", "theme-version"],
 }
-# A left sidebar only where there is a section to navigate (the gallery and
-# the API pages); the single-page sections use the full width.
+# A left sidebar only where there is a section to navigate (the gallery's
+# index and the API pages); single pages and the examples, whose code needs
+# the width, go without (examples link to each other at the bottom).
 html_sidebars = {
     page: []
     for page in ["index", "getting_started", "user_guide", "api", "benchmarks",
-                 "changelog"]
+                 "changelog", "auto_examples/plot_*"]
 }
 html_context = {"default_mode": "light"}

@@ -58,19 +58,20 @@ print(f"weights restored from epoch {best_epoch}")
 # %%
 # The curves
 # ----------
-# Left: the weighted generator loss on training and held-out rows; the
+# Top: the weighted generator loss on training and held-out rows; the
 # dashed line marks the epoch whose weights were restored. Middle: the
 # generator's three losses on the training rows, each times its weight.
-# Right: the discriminator's loss, and the mean anomaly score of the
+# Bottom: the discriminator's loss, and the mean anomaly score of the
 # held-out normal rows.
 import matplotlib.pyplot as plt
 
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+fig, axes = plt.subplots(3, 1, figsize=(7, 9.5), sharex=True,
+                         layout="constrained")
 ax = axes[0]
 ax.plot(epochs, history[:, "train_loss"], label="train_loss")
 ax.plot(epochs, history[:, "valid_loss"], label="valid_loss (held-out normal)")
 ax.axvline(best_epoch, color="k", linestyle="--", label="restored epoch")
-ax.set(xlabel="epoch", ylabel="weighted generator loss", title="Generator")
+ax.set(ylabel="weighted generator loss", title="Generator")
 ax.legend()
 
 ax = axes[1]
@@ -78,7 +79,8 @@ weights = {"adv": det.w_adv, "con": det.w_con, "enc": det.w_enc}
 for part, weight in weights.items():
     ax.plot(epochs, weight * np.array(history[:, f"train_loss_{part}"]),
             label=f"w_{part} · train_loss_{part}")
-ax.set(xlabel="epoch", yscale="log", title="Generator's three losses")
+ax.set(ylabel="weighted loss", yscale="log",
+       title="Generator's three losses")
 ax.legend()
 
 ax = axes[2]
@@ -88,10 +90,9 @@ ax.set(xlabel="epoch", ylabel="discriminator loss", title="Discriminator")
 ax_score = ax.twinx()
 ax_score.plot(epochs, history[:, "valid_score"], color="tab:green",
               label="valid_score")
-ax_score.set_ylabel("mean anomaly score, held-out normal")
+ax_score.set_ylabel("mean anomaly score\n(held-out normal rows)")
 lines = ax.get_lines() + ax_score.get_lines()
 ax.legend(lines, [line.get_label() for line in lines], loc="upper right")
-fig.tight_layout()
 plt.show()
 
 # %%
