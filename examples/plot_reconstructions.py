@@ -7,14 +7,9 @@ GANomaly's generator reconstructs its input: ``x̂ = Dec(E1(x))``. Trained on
 normal digits only, it reconstructs digits it knows well and pulls the
 others towards what it knows. This example shows the reconstructions and
 the per-pixel errors ``|x - x̂|`` of normal digits and of the anomaly, the
-digit 8, which the detector never saw.
-
-.. note::
-
-   ``GANomalyDetector`` has no public method for reconstructions yet; one
-   is planned. Until then, this example computes them from the fitted
-   generator ``det.net_.module_`` and the detector's input scaling, both
-   internals that may change.
+digit 8, which the detector never saw, with
+:meth:`~skganomaly.GANomalyDetector.reconstruct` and
+:meth:`~skganomaly.GANomalyDetector.anomaly_map`.
 """
 
 # %%
@@ -39,21 +34,15 @@ det = GANomalyDetector(image_shape=(8, 8), random_state=0).fit(X_train)
 # %%
 # Reconstruct
 # -----------
-# The detector scales pixels onto ``[-1, 1]`` with statistics learned in
-# ``fit`` (``det._scaler``), runs the generator in evaluation mode, and the
-# reconstruction is mapped back to pixel values.
-import torch
+# ``reconstruct`` returns the reconstructions in the layout and units of its
+# input: here rows of 64 pixel values from 0 to 16. ``anomaly_map`` returns
+# ``|x - x̂|`` per pixel; ``units="input"`` keeps pixel units (the default,
+# ``"scaled"``, gives the errors in the units the networks see).
 
 
 def reconstruct(detector, X):
-    """Reconstructions of the rows of ``X``, in the units of ``X``."""
-    scaled = detector._scaler.transform(X)  # (n, 1, 8, 8), float32
-    generator = detector.net_.module_
-    generator.eval()
-    with torch.no_grad():
-        x_hat, z, z_hat = generator(torch.from_numpy(scaled).to(detector.device_))
-    x_hat = detector._scaler.inverse_transform(x_hat.cpu().numpy())
-    return x_hat.reshape(len(X), 8, 8)
+    """Reconstructions of the rows of ``X`` as 8x8 images."""
+    return detector.reconstruct(X).reshape(len(X), 8, 8)
 
 
 n_show = 8
@@ -82,12 +71,12 @@ for subfig, (title, rows, imgs, recs) in zip(fig.subfigures(2, 1), blocks):
     subfig.suptitle(title, fontweight="bold")
     axes = subfig.subplots(3, n_show)
     scores = -det.score_samples(rows)
+    errors = det.anomaly_map(rows, units="input").reshape(-1, 8, 8)
     for i in range(n_show):
         axes[0, i].imshow(imgs[i], cmap="gray_r", vmin=0, vmax=16)
         axes[0, i].set_title(f"{scores[i]:.1e}", fontsize=8)
         axes[1, i].imshow(recs[i], cmap="gray_r", vmin=0, vmax=16)
-        axes[2, i].imshow(np.abs(imgs[i] - recs[i]), cmap="Reds", vmin=0,
-                          vmax=8)
+        axes[2, i].imshow(errors[i], cmap="Reds", vmin=0, vmax=8)
     for ax, label in zip(axes[:, 0], ["input", "reconstruction", "|error|"]):
         ax.set_ylabel(label, fontsize=9)
     for ax in axes.ravel():
@@ -102,10 +91,10 @@ plt.show()
 # quite well, though: the generator has learned strokes that most digits
 # share, so the pixel error separates the two kinds only partly. GANomaly's
 # score looks at the latent codes instead (next section).
-all_normal_err = np.abs(X_normal_test.reshape(-1, 8, 8)
-                        - reconstruct(det, X_normal_test))
-all_anomalous_err = np.abs(X_anomalous.reshape(-1, 8, 8)
-                           - reconstruct(det, X_anomalous))
+all_normal_err = det.anomaly_map(X_normal_test, units="input")
+all_anomalous_err = det.anomaly_map(X_anomalous, units="input")
+all_normal_err = all_normal_err.reshape(-1, 8, 8)
+all_anomalous_err = all_anomalous_err.reshape(-1, 8, 8)
 print(f"mean absolute pixel error: normal {all_normal_err.mean():.2f}, "
       f"digit {anomaly} {all_anomalous_err.mean():.2f} (pixel values 0-16)")
 
