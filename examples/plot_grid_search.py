@@ -101,10 +101,10 @@ import matplotlib.pyplot as plt
 mean_auc = search.cv_results_["mean_test_score"].reshape(
     len(param_grid["latent_dim"]), len(param_grid["max_epochs"]))
 fig, ax = plt.subplots(figsize=(5, 4))
-im = ax.imshow(mean_auc, cmap="viridis", vmin=0.5, vmax=1.0)
+# Red below 0.5 (worse than chance), yellow at chance, green above.
+im = ax.imshow(mean_auc, cmap="RdYlGn", vmin=0.0, vmax=1.0)
 for (i, j), auc in np.ndenumerate(mean_auc):
-    ax.text(j, i, f"{auc:.3f}", ha="center", va="center",
-            color="white" if auc < 0.8 else "black")
+    ax.text(j, i, f"{auc:.3f}", ha="center", va="center")
 ax.set(xticks=range(len(param_grid["max_epochs"])),
        xticklabels=param_grid["max_epochs"], xlabel="max_epochs",
        yticks=range(len(param_grid["latent_dim"])),
