@@ -67,7 +67,9 @@ numpydoc_show_class_members = True
 # methods are those of torch and skorch.
 numpydoc_show_inherited_class_members = {
     "skganomaly._net.GANomalyNet": False,
+    "skganomaly._net.SkipGANomalyNet": False,
     "skganomaly._networks.Generator": False,
+    "skganomaly._networks.SkipGenerator": False,
     "skganomaly._networks.Discriminator": False,
 }
 numpydoc_class_members_toctree = False
