@@ -1,0 +1,50 @@
+"""Smoke test of the quality benchmark (benchmarks/quality.py).
+
+Runs the digits suite (shipped with scikit-learn, no files needed) on one
+task, one seed and one epoch with tiny networks. It checks that the
+benchmark runs and writes its files, not how good any detector is.
+"""
+
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+
+# benchmarks/ is not an installed package: import it from the repository.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import quality  # noqa: E402
+
+
+def test_digits_smoke(tmp_path):
+    rows = quality.main([
+        "--suite", "digits", "--tasks", "1", "--seeds", "0", "--max-epochs", "1",
+        "--methods", "iforest,ganomaly,ganomaly_original",
+        "--ganomaly-params", '{"latent_dim": 4, "n_filters": 4}',
+        "--max-train", "300", "--out", str(tmp_path), "--tag", "smoke",
+        "--no-figures",
+    ])
+    methods = {r["method"] for r in rows}
+    assert methods == {"IsolationForest", "GANomaly", "GANomaly (original evaluation)",
+                       quality.LAST_EPOCH_LABEL}
+    for r in rows:
+        assert 0.0 <= r["auc"] <= 1.0 and 0.0 <= r["ap"] <= 1.0
+        assert r["n_train"] == 300
+
+    text = (tmp_path / "quality_digits_smoke.csv").read_text()
+    header = [line for line in text.splitlines() if line.startswith("#")]
+    assert any(line.startswith("# command: ") for line in header)
+    assert any("cores" in line for line in header)
+    table = list(csv.DictReader(line for line in text.splitlines()
+                                if not line.startswith("#")))
+    assert len(table) == len(rows)
+    md = (tmp_path / "quality_digits_smoke.md").read_text()
+    assert "| **mean** |" in md and "GANomaly" in md
+
+
+def test_pca_reconstruction_flags_off_subspace_points():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 2)) @ rng.normal(size=(2, 6))
+    model = quality.PCAReconstruction().fit(X)
+    inside, outside = X[:5], X[:5] + 5 * rng.normal(size=(5, 6))
+    assert np.all(model.score_samples(outside) < model.score_samples(inside).min())
