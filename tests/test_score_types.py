@@ -1,0 +1,123 @@
+"""score_type: latent (GANomaly's), reconstruction, combined (standardised on
+held-out normal rows), and 'auto'."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skganomaly import GANomalyDetector
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.RandomState(0)
+    return rng.normal(size=(80, 5)), rng.normal(loc=3.0, size=(10, 5))
+
+
+def _fit(X, **params):
+    base = dict(latent_dim=3, n_filters=4, max_epochs=2, batch_size=16, random_state=0)
+    return GANomalyDetector(**{**base, **params}).fit(X)
+
+
+def _errors_by_hand(det, X):
+    gen = det.net_.module_.eval()
+    with torch.no_grad():
+        x = torch.from_numpy(det._scaler.transform(X))
+        x_hat, z, z_hat = gen(x)
+    lat = ((z.double() - z_hat.double()) ** 2).mean(dim=1).numpy()
+    rec = (x.double() - x_hat.double()).abs().flatten(1).mean(dim=1).numpy()
+    return lat, rec
+
+
+def test_latent_is_the_default_and_ganomalys_score(data):
+    X, A = data
+    auto, latent = _fit(X), _fit(X, score_type="latent")
+    assert auto.score_type == "auto" and auto.score_type_ == "latent"
+    np.testing.assert_array_equal(auto.score_samples(A), latent.score_samples(A))
+    assert auto.offset_ == latent.offset_
+    lat, _ = _errors_by_hand(auto, A)
+    np.testing.assert_allclose(-auto.score_samples(A), lat, rtol=1e-5)
+
+
+def test_reconstruction_is_the_mean_absolute_scaled_error(data):
+    X, A = data
+    det = _fit(X, score_type="reconstruction")
+    _, rec = _errors_by_hand(det, A)
+    np.testing.assert_allclose(-det.score_samples(A), rec, rtol=1e-5)
+    np.testing.assert_array_equal(det.score_weights_, [0, 1])
+
+
+def test_combined_standardises_with_training_rows_without_holdout(data):
+    X, A = data
+    det = _fit(X, score_type="combined", score_lambda=0.7, validation_fraction=None)
+    lat, rec = _errors_by_hand(det, X)
+    np.testing.assert_allclose(det.score_center_, [lat.mean(), rec.mean()], rtol=1e-5)
+    np.testing.assert_allclose(det.score_scale_, [lat.std(), rec.std()], rtol=1e-4)
+    lat_a, rec_a = _errors_by_hand(det, A)
+    expected = (0.3 * (lat_a - lat.mean()) / lat.std()
+                + 0.7 * (rec_a - rec.mean()) / rec.std())
+    np.testing.assert_allclose(-det.score_samples(A), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_combined_statistics_come_from_the_held_out_rows_only(data):
+    X, _ = data
+    det = _fit(X, score_type="combined")
+    # Replay the detector's held-out split (same random_state, same draws).
+    rng = np.random.RandomState(0)
+    rng.randint(np.iinfo(np.int32).max)
+    _, valid = det._split_holdout(len(X), rng)
+    assert len(valid) == 8
+    lat, rec = _errors_by_hand(det, X[valid])
+    np.testing.assert_allclose(det.score_center_, [lat.mean(), rec.mean()], rtol=1e-5)
+    # The held-out normal rows are centred (mean score 0), the anomalies not.
+    assert abs(det.score_samples(X[valid]).mean()) < 1e-6
+
+
+def test_scores_depend_on_the_sample_alone(data):
+    X, A = data
+    for kind in ["latent", "reconstruction", "combined"]:
+        det = _fit(X, score_type=kind)
+        whole = det.score_samples(np.vstack([X, A]))
+        alone = np.array([det.score_samples(row[None])[0] for row in A])
+        np.testing.assert_allclose(alone, whole[len(X):], rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("kind", ["latent", "reconstruction", "combined"])
+def test_contamination_threshold_holds_for_every_score_type(data, kind):
+    X, _ = data
+    det = _fit(X, score_type=kind, contamination=0.1)
+    assert (det.predict(X) == -1).mean() == pytest.approx(0.1, abs=0.02)
+
+
+@pytest.mark.parametrize("kind", ["latent", "reconstruction", "combined"])
+def test_far_anomalies_rank_high_for_every_score_type(kind):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(100, 4))
+    A = rng.normal(loc=8.0, size=(10, 4))
+    T = rng.normal(size=(30, 4))
+    det = _fit(X, score_type=kind, max_epochs=10)
+    assert det.score_samples(A).max() < det.score_samples(T).min()
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"score_type": "score"}, "score_type"),
+    ({"generator": "unet"}, "generator"),
+    ({"score_lambda": 1.5}, "score_lambda"),
+])
+def test_invalid_new_parameters_are_refused(data, params, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        GANomalyDetector(**params).fit(data[0])
+
+
+def test_score_type_is_frozen_at_fit_and_survives_save_load(data, tmp_path):
+    X, A = data
+    det = _fit(X, score_type="combined", score_lambda=0.5)
+    before = det.score_samples(A)
+    loaded = GANomalyDetector.load(det.save(tmp_path / "c.skgan"))
+    np.testing.assert_array_equal(loaded.score_samples(A), before)
+    for name in ["score_center_", "score_scale_", "score_weights_"]:
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(det, name))
+    # Changing the parameter needs a refit, as for any parameter.
+    det.set_params(score_type="latent")
+    np.testing.assert_array_equal(det.score_samples(A), before)
