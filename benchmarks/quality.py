@@ -53,11 +53,11 @@ import argparse
 import copy
 import csv
 import datetime
-import io
 import json
 import os
 import platform
 import sys
+import textwrap
 import threading
 import time
 import traceback
@@ -639,11 +639,11 @@ def write_figures(rows, rocs, methods, tasks, out, stem, head):
     except ImportError:
         print("matplotlib is not installed: no figures", file=sys.stderr)
         return
-    footer = "\n".join(head[:4])
+    footer = "\n".join(textwrap.fill(line, 190) for line in head[:4])
     meta = {"Description": "\n".join(head)}
-    colors = plt.get_cmap("tab20").colors
+    colors = list(plt.get_cmap("tab10").colors) + list(plt.get_cmap("Dark2").colors)
 
-    fig, ax = plt.subplots(figsize=(max(8, 1.2 * len(tasks) * len(methods) / 4), 5))
+    fig, ax = plt.subplots(figsize=(max(7, 0.12 * len(tasks) * len(methods)) + 3, 5))
     width = 0.8 / len(methods)
     x = np.arange(len(tasks))
     for j, m in enumerate(methods):
@@ -659,15 +659,15 @@ def write_figures(rows, rocs, methods, tasks, out, stem, head):
     ax.set_ylim(0, 1.05)
     ax.axhline(0.5, color="grey", lw=0.8, ls=":")
     ax.set_title(f"{stem}: per-task AUC")
-    ax.legend(fontsize=7, ncol=2, loc="lower left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.text(0.01, 0.005, footer, fontsize=5, va="bottom", family="monospace")
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(out / f"{stem}_auc.png", dpi=110, metadata=meta)
     plt.close(fig)
 
     ncol = min(5, len(tasks))
     nrow = -(-len(tasks) // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3 * ncol, 3 * nrow + 0.8),
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3 * ncol + 3, 3 * nrow + 1),
                              squeeze=False)
     for ax, t in zip(axes.flat, tasks):
         for j, m in enumerate(methods):
@@ -679,10 +679,11 @@ def write_figures(rows, rocs, methods, tasks, out, stem, head):
         ax.tick_params(labelsize=7)
     for ax in axes.flat[len(tasks):]:
         ax.axis("off")
-    axes[0, 0].legend(fontsize=5, loc="lower right")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="upper right")
     fig.suptitle(f"{stem}: ROC curves (first seed)", fontsize=10)
     fig.text(0.01, 0.005, footer, fontsize=5, va="bottom", family="monospace")
-    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
+    fig.tight_layout(rect=(0, 0.1, 1 - 2.8 / (3 * ncol + 3), 0.96))
     fig.savefig(out / f"{stem}_roc.png", dpi=110, metadata=meta)
     plt.close(fig)
 
