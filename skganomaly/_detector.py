@@ -396,6 +396,9 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
     .. [1] S. Akcay, A. Atapour-Abarghouei, T. P. Breckon. "GANomaly:
        Semi-supervised anomaly detection via adversarial training."
        ACCV 2018.
+    .. [2] S. Akcay, A. Atapour-Abarghouei, T. P. Breckon. "Skip-GANomaly:
+       Skip connected and adversarially trained encoder-decoder anomaly
+       detection." IJCNN 2019.
 
     Examples
     --------
@@ -737,7 +740,10 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
     def _combine(self, errors):
         """Anomaly scores from ``[latent, reconstruction]`` errors (see the
         ``score_*_`` attributes). Raw errors come out exactly unchanged."""
-        weights = self.score_weights_
+        weights = getattr(self, "score_weights_", None)
+        if weights is None:
+            # Pickled or saved before score_type existed: GANomaly's score.
+            return errors[:, 0].copy()
         scores = np.zeros(len(errors), dtype=np.float64)
         for k in range(2):
             if weights[k] != 0:
