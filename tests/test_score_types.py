@@ -121,3 +121,12 @@ def test_score_type_is_frozen_at_fit_and_survives_save_load(data, tmp_path):
     # Changing the parameter needs a refit, as for any parameter.
     det.set_params(score_type="latent")
     np.testing.assert_array_equal(det.score_samples(A), before)
+
+
+def test_models_from_before_score_type_score_with_the_latent_score(data):
+    X, A = data
+    det = _fit(X)
+    expected = det.score_samples(A)
+    for name in ["score_type_", "score_center_", "score_scale_", "score_weights_"]:
+        delattr(det, name)  # as in a pickle written before score_type existed
+    np.testing.assert_array_equal(det.score_samples(A), expected)
