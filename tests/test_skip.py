@@ -132,5 +132,11 @@ def test_skip_weights_are_reproducible():
     make = lambda: GANomalyDetector(generator="skip", latent_dim=2, n_filters=4,  # noqa: E731
                                     max_epochs=2, random_state=3).fit(X)
     np.testing.assert_array_equal(make().score_samples(X), make().score_samples(X))
-    gen = SkipGenerator((4,), 2, 4)
-    gen.apply(weights_init)  # DCGAN init applies to every layer of the skip net
+    # The DCGAN initialisation reaches every layer of the skip network.
+    torch.manual_seed(0)
+    gen = SkipGenerator((1, 16, 16), 2, 8).apply(weights_init)
+    convs = [m for m in gen.modules()
+             if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    assert len(convs) == 2 * 2 + 2  # 16 -> 8 -> 4 and back, bottleneck both ways
+    for conv in convs:
+        assert abs(conv.weight.std().item() - 0.02) < 0.006
