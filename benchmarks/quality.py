@@ -534,8 +534,9 @@ def run(args, argv):
 
 def _settings_text(args):
     gan = dict(GANomalyDetector().get_params())
-    gan = {k: gan[k] for k in ("latent_dim", "n_filters", "max_epochs", "batch_size",
-                               "lr", "beta1", "w_adv", "w_con", "w_enc")}
+    skip = {"image_shape", "contamination", "validation_fraction", "device",
+            "callbacks", "warm_start", "verbose", "random_state"}
+    gan = {k: v for k, v in gan.items() if k not in skip}
     if args.max_epochs is not None:
         gan["max_epochs"] = args.max_epochs
     gan.update(args.ganomaly_params)
@@ -622,6 +623,12 @@ def write_results(rows, rocs, notes, args, info):
                   f"{np.mean([r['score_s'] for r in sel]):.2f} | "
                   f"{np.mean([r['peak_mem_mib'] for r in sel]):.0f} | "
                   f"{sel[0]['epochs']} |")
+    md += ["", "Fit and score times are wall seconds on this machine (shared "
+           "cores: see the load average above). Peak RSS growth is the resident "
+           "memory added during fit + score beyond what the process already held; "
+           "memory freed by earlier runs in the same process is reused, so later "
+           "runs show less than a fresh process would (run one `--methods` value "
+           "per process for stand-alone figures)."]
     if notes:
         md += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     (out / f"{stem}.md").write_text("\n".join(md) + "\n")
