@@ -63,28 +63,24 @@ def resolve_device(device):
 
 
 def conformal_threshold(scores, alpha):
-    """Smallest threshold ``t`` with ``P(s > t) <= alpha`` for a new normal
-    sample exchangeable with ``scores`` (split conformal prediction).
+    """Threshold ``t`` with ``P(s > t) <= alpha`` for a new normal sample
+    exchangeable with ``scores`` (split conformal prediction).
 
-    With fewer than ``1 / alpha - 1`` scores the guarantee is unreachable and
-    the largest score is returned.
+    Any ``t`` from the ``k``-th smallest score (``k = ceil((n + 1)(1 - alpha))``)
+    up to, but excluding, the next one gives the guarantee; the midpoint is
+    used, so that no held-out sample sits exactly on the threshold where
+    float rounding (another batch size, thread count or device) could flip
+    its prediction. When ``k >= n`` (fewer than ``1 / alpha - 1`` scores,
+    where the guarantee is unreachable, or just enough), the threshold lies
+    a relative ``1e-6`` above the largest score: well clear of rounding, and
+    no wider than needed.
     """
     scores = np.sort(np.asarray(scores, dtype=np.float64))
     n = len(scores)
     k = math.ceil((n + 1) * (1 - alpha))
-    return scores[min(k, n) - 1]
-
-
-#: Score component order of ``score_center_``, ``score_scale_`` and
-#: ``score_weights_``.
-SCORE_COMPONENTS = ("latent", "reconstruction")
-
-
-def _spread(values):
-    """Standard deviation per column, or 1 where it is zero or not finite
-    (a constant component cannot be standardised)."""
-    std = np.std(values, axis=0)
-    return np.where(np.isfinite(std) & (std > 0), std, 1.0)
+    if k < n:
+        return (scores[k - 1] + scores[k]) / 2
+    return scores[-1] + 1e-6 * max(abs(scores[-1]), np.finfo(np.float64).tiny)
 
 
 def _copy_state(net, optimizers):
@@ -141,6 +137,18 @@ class _EpochCheckpoint(Callback):
         state = self.__dict__.copy()
         state["start_"] = state["good_"] = None
         return state
+
+
+#: Score component order of ``score_center_``, ``score_scale_`` and
+#: ``score_weights_``.
+SCORE_COMPONENTS = ("latent", "reconstruction")
+
+
+def _spread(values):
+    """Standard deviation per column, or 1 where it is zero or not finite
+    (a constant component cannot be standardised)."""
+    std = np.std(values, axis=0)
+    return np.where(np.isfinite(std) & (std > 0), std, 1.0)
 
 
 def _to_training_device(X, device):

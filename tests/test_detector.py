@@ -98,10 +98,14 @@ def test_auto_contamination_is_a_conformal_quantile_of_held_out_normals(tiny):
     assert np.mean(det.predict(rng.normal(size=(2000, 4))) == -1) < 0.08
 
 
-def test_conformal_threshold():
-    scores = np.arange(1.0, 100.0)  # 99 scores
-    assert conformal_threshold(scores, 0.05) == 95.0  # ceil(100 * .95) = 95th
-    assert conformal_threshold(scores[:5], 0.05) == 5.0  # too few: the maximum
+def test_conformal_threshold_lies_between_scores():
+    scores = np.arange(1.0, 100.0)  # 99 scores: k = ceil(100 * 0.95) = 95
+    assert conformal_threshold(scores, 0.05) == 95.5
+    assert np.mean(scores > conformal_threshold(scores, 0.05)) <= 0.05
+    # Too few scores for the guarantee: just above the maximum.
+    assert conformal_threshold(np.array([1.0, 2.0, 4.0]), 0.05) == pytest.approx(
+        4.0, rel=2e-6)
+    assert conformal_threshold(np.array([1.0, 2.0, 4.0]), 0.05) > 4.0
 
 
 def test_auto_contamination_without_held_out_rows_uses_training_scores(tiny, blobs):
