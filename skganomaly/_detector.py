@@ -11,8 +11,9 @@ from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch.callbacks import Callback, EarlyStopping, ProgressBar
+from skorch.callbacks import EarlyStopping, ProgressBar
 
+from ._callbacks import EpochCheckpoint, restore_state
 from ._input import InputScaler, flatten_samples, resolve_sample_shape
 from ._net import (GANomalyNet, SkipGANomalyNet, TensorBatches, TrainValid,
                    resolve_precision)
@@ -81,74 +82,6 @@ def conformal_threshold(scores, alpha):
     if k < n:
         return (scores[k - 1] + scores[k]) / 2
     return scores[-1] + 1e-6 * max(abs(scores[-1]), np.finfo(np.float64).tiny)
-
-
-def _copy_state(net, optimizers):
-    modules = [net.module_, net.discriminator_]
-    if optimizers:
-        modules += [net.optimizer_, net.optimizer_discriminator_]
-    # Optimizer state dicts hold tensors in nested dicts: deep-copy them.
-    return [_clone_tensors(m.state_dict()) for m in modules]
-
-
-def _clone_tensors(obj):
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().clone()
-    if isinstance(obj, dict):
-        return {key: _clone_tensors(value) for key, value in obj.items()}
-    if isinstance(obj, list):
-        return [_clone_tensors(value) for value in obj]
-    return obj
-
-
-def _restore_state(net, state):
-    modules = [net.module_, net.discriminator_,
-               net.optimizer_, net.optimizer_discriminator_][:len(state)]
-    for module, saved in zip(modules, state):
-        module.load_state_dict(saved)
-
-
-class _EpochCheckpoint(Callback):
-    """Keeps the state at the start of a fit and after each finished epoch.
-
-    Registered before the user's callbacks, so its ``on_epoch_end`` has run
-    whenever the epoch's training and validation are over, even if a later
-    callback (``EarlyStopping``, a user's) raises ``KeyboardInterrupt``.
-    The copies are dropped when the detector's ``fit`` ends and never pickled.
-    """
-
-    def initialize(self):
-        self.start_ = self.good_ = None
-        return self
-
-    def on_train_begin(self, net, **kwargs):
-        self.start_ = _copy_state(net, optimizers=True)
-        self.start_epochs_ = self.good_epochs_ = len(net.history)
-        self.good_ = None  # None: the start state
-
-    def on_epoch_end(self, net, **kwargs):
-        self.good_ = _copy_state(net, optimizers=False)
-        self.good_epochs_ = len(net.history)
-
-    def clear(self):
-        self.start_ = self.good_ = None
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["start_"] = state["good_"] = None
-        return state
-
-
-#: Score component order of ``score_center_``, ``score_scale_`` and
-#: ``score_weights_``.
-SCORE_COMPONENTS = ("latent", "reconstruction")
-
-
-def _spread(values):
-    """Standard deviation per column, or 1 where it is zero or not finite
-    (a constant component cannot be standardised)."""
-    std = np.std(values, axis=0)
-    return np.where(np.isfinite(std) & (std > 0), std, 1.0)
 
 
 def _to_training_device(X, device):
@@ -589,7 +522,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
             except BaseException:
                 if warm and checkpoint.start_ is not None:
                     # Undo this call's epochs on the shared networks.
-                    _restore_state(net, checkpoint.start_)
+                    restore_state(net, checkpoint.start_)
                     del net.history[checkpoint.start_epochs_:]
                 raise
             finally:
@@ -605,7 +538,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         planned = checkpoint.start_epochs_ + int(self.max_epochs)
         if len(net.history) > finished:
             # Interrupted inside an epoch: its weights are half-updated.
-            _restore_state(net, checkpoint.good_ or checkpoint.start_)
+            restore_state(net, checkpoint.good_ or checkpoint.start_)
             del net.history[finished:]
             when = f"during epoch {finished + 1}"
         elif finished < planned and not any(
@@ -637,7 +570,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
     def _make_net(self, sample_shape, device, seed):
         # The checkpoint comes first: it must see each epoch end before any
         # user callback may stop training.
-        callbacks = [("epoch_checkpoint", _EpochCheckpoint())]
+        callbacks = [("epoch_checkpoint", EpochCheckpoint())]
         callbacks += [clone(cb, safe=False) for cb in (self.callbacks or [])]
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))

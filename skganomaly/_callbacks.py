@@ -1,0 +1,79 @@
+"""skorch callbacks of the training core that the estimator relies on.
+
+:class:`EpochCheckpoint` keeps copies of the networks' state so that
+:class:`~skganomaly.GANomalyDetector` can fall back to the last finished epoch
+after an interrupt, or undo a failed ``warm_start`` continuation.
+"""
+
+import torch
+from skorch.callbacks import Callback
+
+__all__ = ["EpochCheckpoint", "copy_state", "restore_state"]
+
+
+def copy_state(net, optimizers):
+    modules = [net.module_, net.discriminator_]
+    if optimizers:
+        modules += [net.optimizer_, net.optimizer_discriminator_]
+    # Optimizer state dicts hold tensors in nested dicts: deep-copy them.
+    return [clone_tensors(m.state_dict()) for m in modules]
+
+
+def clone_tensors(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().clone()
+    if isinstance(obj, dict):
+        return {key: clone_tensors(value) for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [clone_tensors(value) for value in obj]
+    return obj
+
+
+def restore_state(net, state):
+    modules = [net.module_, net.discriminator_,
+               net.optimizer_, net.optimizer_discriminator_][:len(state)]
+    for module, saved in zip(modules, state):
+        module.load_state_dict(saved)
+
+
+class EpochCheckpoint(Callback):
+    """Keeps the state at the start of a fit and after each finished epoch.
+
+    Registered before the user's callbacks, so its ``on_epoch_end`` has run
+    whenever the epoch's training and validation are over, even if a later
+    callback (``EarlyStopping``, a user's) raises ``KeyboardInterrupt``.
+    The copies are dropped when the detector's ``fit`` ends and never pickled.
+    """
+
+    def initialize(self):
+        self.start_ = self.good_ = None
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        self.start_ = copy_state(net, optimizers=True)
+        self.start_epochs_ = self.good_epochs_ = len(net.history)
+        self.good_ = None  # None: the start state
+
+    def on_epoch_end(self, net, **kwargs):
+        self.good_ = copy_state(net, optimizers=False)
+        self.good_epochs_ = len(net.history)
+
+    def clear(self):
+        self.start_ = self.good_ = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["start_"] = state["good_"] = None
+        return state
+
+
+#: Score component order of ``score_center_``, ``score_scale_`` and
+#: ``score_weights_``.
+SCORE_COMPONENTS = ("latent", "reconstruction")
+
+
+def _spread(values):
+    """Standard deviation per column, or 1 where it is zero or not finite
+    (a constant component cannot be standardised)."""
+    std = np.std(values, axis=0)
+    return np.where(np.isfinite(std) & (std > 0), std, 1.0)
