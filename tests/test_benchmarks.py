@@ -22,11 +22,11 @@ def test_digits_smoke(tmp_path):
         "--methods", "iforest,ganomaly,ganomaly_original",
         "--ganomaly-params", '{"latent_dim": 4, "n_filters": 4}',
         "--max-train", "300", "--out", str(tmp_path), "--tag", "smoke",
-        "--no-figures",
+        "--no-figures", "--bn-recalibration",
     ])
     methods = {r["method"] for r in rows}
     assert methods == {"IsolationForest", "GANomaly", "GANomaly (original evaluation)",
-                       quality.LAST_EPOCH_LABEL}
+                       quality.LAST_EPOCH_LABEL, quality.BN_RECAL_LABEL}
     for r in rows:
         assert 0.0 <= r["auc"] <= 1.0 and 0.0 <= r["ap"] <= 1.0
         assert r["n_train"] == 300
