@@ -65,15 +65,3 @@ class EpochCheckpoint(Callback):
         state = self.__dict__.copy()
         state["start_"] = state["good_"] = None
         return state
-
-
-#: Score component order of ``score_center_``, ``score_scale_`` and
-#: ``score_weights_``.
-SCORE_COMPONENTS = ("latent", "reconstruction")
-
-
-def _spread(values):
-    """Standard deviation per column, or 1 where it is zero or not finite
-    (a constant component cannot be standardised)."""
-    std = np.std(values, axis=0)
-    return np.where(np.isfinite(std) & (std > 0), std, 1.0)

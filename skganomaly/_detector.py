@@ -84,6 +84,18 @@ def conformal_threshold(scores, alpha):
     return scores[-1] + 1e-6 * max(abs(scores[-1]), np.finfo(np.float64).tiny)
 
 
+#: Score component order of ``score_center_``, ``score_scale_`` and
+#: ``score_weights_``.
+SCORE_COMPONENTS = ("latent", "reconstruction")
+
+
+def _spread(values):
+    """Standard deviation per column, or 1 where it is zero or not finite
+    (a constant component cannot be standardised)."""
+    std = np.std(values, axis=0)
+    return np.where(np.isfinite(std) & (std > 0), std, 1.0)
+
+
 def _to_training_device(X, device):
     """Keep the training set on the GPU when it fits comfortably: one copy
     instead of a host-to-device transfer per batch and epoch."""
