@@ -651,8 +651,9 @@ def write_results(rows, rocs, notes, args, info):
            "seed, 80 % train, test = other 20 % + all anomalies; no model "
            "selection on the test split except in the row labelled "
            "'original evaluation' (flawed protocol, shown to measure it).",
-           f"- raw results: `{stem}.csv`; figures: `{stem}_auc.png`, "
-           f"`{stem}_roc.png`", ""]
+           f"- raw results: `{stem}.csv`" + ("" if args.no_figures else
+                                            f"; figures: `{stem}_auc.png`, "
+                                            f"`{stem}_roc.png`"), ""]
     md += ["## ROC AUC (mean ± std over seeds)", ""]
     md += summary_table(rows, "auc", methods, tasks)
     md += ["", "## Average precision, anomaly = positive class (mean ± std over "
