@@ -157,7 +157,7 @@ def count_flops(shape, latent_dim, n_filters, batch_size):
 
 
 PEAK_RSS_SCRIPT = r"""
-import resource, numpy as np, torch
+import numpy as np, torch
 torch.set_num_threads({threads})
 from skganomaly import GANomalyDetector
 rng = np.random.RandomState(0)
@@ -165,9 +165,17 @@ det = GANomalyDetector(latent_dim=16, n_filters=16, max_epochs=1, random_state=0
                        precision="{precision}").fit(rng.normal(size=(2000, {d})))
 X = np.random.default_rng(0).standard_normal(size=({n}, {d}), dtype=np.float32)
 det.score_samples(X[:1000])  # warm-up: allocator pools, oneDNN primitives
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1])
+
+before = status("VmRSS:")
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # reset the peak (VmHWM) to the current RSS
 scores = det.score_samples(X)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+after = status("VmHWM:")
 assert np.all(np.isfinite(scores)) and scores.shape == ({n},)
 print(before, after)
 """
@@ -175,13 +183,24 @@ print(before, after)
 
 def peak_rss_scoring(n_rows, n_features, precision):
     """Growth of peak RSS (MiB) while scoring an in-memory float32 array,
-    beyond the array itself and the fitted model."""
+    beyond the array itself and the fitted model (Linux: the peak is reset
+    through /proc/self/clear_refs just before scoring)."""
     code = PEAK_RSS_SCRIPT.format(threads=torch.get_num_threads(), n=n_rows,
                                   d=n_features, precision=precision)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True,
                          text=True, check=True).stdout.split()
     before, after = (int(v) / 1024 for v in out[-2:])
     return after - before, n_rows * n_features * 4 / 2**20
+
+
+def measure_rss(args):
+    rss = []
+    if args.rss_rows and args.device == "cpu":
+        for precision in args.precisions.split(","):
+            growth, size = peak_rss_scoring(args.rss_rows, 32, precision)
+            rss.append({"rows": args.rss_rows, "features": 32, "precision": precision,
+                        "growth_mib": growth, "input_mib": size})
+    return rss
 
 
 def bench(args, precision):
@@ -197,8 +216,17 @@ def bench(args, precision):
                       batch_size=args.batch_size, max_epochs=args.epochs,
                       device=device, precision=precision, contamination=0.1,
                       validation_fraction=None, random_state=0)
-    rows = {"fit_plain": [], "fit_est": [], "score_plain": [], "score_est": []}
+    rows = {"fit_plain": [], "fit_est": [], "score_plain": [], "score_est": [],
+            "fit_ref": [], "score_ref": []}
+    ref_kw = {**kw, "precision": "fp32"}
     for pair in range(args.pairs + 1):  # the first pair warms up, not counted
+        if precision != "fp32":
+            # The plain fp32 loop in the same pair: speed-ups against it do
+            # not drift with the machine's load between precisions.
+            t_ref, ref_gen = timed(lambda: plain_fit(X, epochs=args.epochs, **ref_kw),
+                                   device)
+            t_ref_score, _ = timed(lambda: plain_score(
+                ref_gen, X, batch_size=256, device=device, precision="fp32"), device)
         t_plain, gen = timed(lambda: plain_fit(X, epochs=args.epochs, **kw), device)
         t_pscore, _ = timed(lambda: plain_score(
             gen, X, batch_size=256, device=device, precision=precision), device)
@@ -212,10 +240,17 @@ def bench(args, precision):
         rows["fit_est"].append(t_est)
         rows["score_plain"].append(t_pscore2)
         rows["score_est"].append(t_escore)
+        rows["fit_ref"].append(t_ref + t_ref_score if precision != "fp32"
+                               else t_plain + t_pscore)
+        rows["score_ref"].append(t_ref_score if precision != "fp32" else t_pscore2)
         print(f"  {precision} pair {pair}: fit {t_est:.2f}s vs plain "
               f"{t_plain + t_pscore:.2f}s; score {t_escore:.3f}s vs {t_pscore2:.3f}s",
               flush=True)
     med = {k: statistics.median(v) for k, v in rows.items()}
+    fit_speedup = statistics.median(
+        r / e for r, e in zip(rows["fit_ref"], rows["fit_est"]))
+    score_speedup = statistics.median(
+        r / e for r, e in zip(rows["score_ref"], rows["score_est"]))
     n_img = args.n_train * args.epochs
     return {
         "precision": precision,
@@ -226,6 +261,8 @@ def bench(args, precision):
         "score_img_s": args.n_train / med["score_est"],
         "score_plain_img_s": args.n_train / med["score_plain"],
         "score_ratio": med["score_est"] / med["score_plain"],
+        "fit_speedup_vs_plain_fp32": fit_speedup,
+        "score_speedup_vs_plain_fp32": score_speedup,
         "fit_times": rows["fit_est"], "fit_plain_times": rows["fit_plain"],
         "score_times": rows["score_est"], "score_plain_times": rows["score_plain"],
     }
@@ -277,7 +314,6 @@ def to_markdown(info, flops, rows, rss):
         "score GFLOP/s | fit speed-up vs plain fp32 | score speed-up vs plain fp32 |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    base = next(r for r in rows if r["precision"] == "fp32")
     for r in rows:
         lines.append(
             f"| {r['precision']} ({r['resolved']}) | {r['fit_img_s']:.0f} | "
@@ -285,8 +321,8 @@ def to_markdown(info, flops, rows, rss):
             f"{r['fit_img_s'] * flops['train'] / 1e9:.0f} | {r['score_img_s']:.0f} | "
             f"{r['score_plain_img_s']:.0f} | {r['score_ratio']:.3f} | "
             f"{r['score_img_s'] * flops['score'] / 1e9:.0f} | "
-            f"{r['fit_img_s'] / base['fit_plain_img_s']:.2f}x | "
-            f"{r['score_img_s'] / base['score_plain_img_s']:.2f}x |")
+            f"{r['fit_speedup_vs_plain_fp32']:.2f}x | "
+            f"{r['score_speedup_vs_plain_fp32']:.2f}x |")
     if rss:
         lines += ["", "Scoring memory (subprocess, tabular float32 input, "
                   "latent 16, 16 filters):", ""]
@@ -296,10 +332,65 @@ def to_markdown(info, flops, rows, rss):
                 f"(input {item['input_mib']:.0f} MiB), precision {item['precision']}: "
                 f"peak RSS grew by {item['growth_mib']:.1f} MiB while scoring "
                 "(beyond the input and the model)")
-    lines += ["", "Ratios are medians over interleaved pairs in one process; "
+    lines += ["", "Ratios are medians over interleaved pairs in one process "
+              "(speed-ups against the plain fp32 loop run in the same pairs); "
               "\"fit\" includes the estimator's scoring pass over the training data "
               "(for offset_), and the plain loop is charged one scoring pass too."]
     return "\n".join(lines) + "\n"
+
+
+def to_rst(info, flops, rows, rss):
+    """The same results as an RST list-table, for the docs' Performance page."""
+    lines = [
+        f"Measured {info['date'][:10]} on {info['cpu']} ({info['cores']} cores, "
+        f"torch threads {info['torch_threads']}"
+        + (f", GPU {info['gpu']}" if "gpu" in info else "")
+        + f"), torch {info['torch']}, with ``{info['command']}``. Workload: "
+        f"{info['workload']}. Counted FLOPs per sample: training step "
+        f"{flops['train'] / 1e9:.3f} GFLOP, scoring {flops['score'] / 1e9:.3f} GFLOP; "
+        f"measured matmul throughput: fp32 {flops['peak_fp32'] / 1e9:.0f} GFLOP/s, "
+        f"bf16 {flops['peak_bf16'] / 1e9:.0f} GFLOP/s.",
+        "",
+        ".. list-table::",
+        "   :header-rows: 1",
+        "",
+        "   * - precision",
+        "     - fit img/s",
+        "     - fit time / plain loop",
+        "     - fit GFLOP/s",
+        "     - score img/s",
+        "     - score time / plain pass",
+        "     - score GFLOP/s",
+        "     - fit speed-up vs plain fp32",
+        "     - score speed-up vs plain fp32",
+    ]
+    for r in rows:
+        lines += [
+            f"   * - {r['precision']}",
+            f"     - {r['fit_img_s']:.0f}",
+            f"     - {r['fit_ratio']:.3f}",
+            f"     - {r['fit_img_s'] * flops['train'] / 1e9:.0f}",
+            f"     - {r['score_img_s']:.0f}",
+            f"     - {r['score_ratio']:.3f}",
+            f"     - {r['score_img_s'] * flops['score'] / 1e9:.0f}",
+            f"     - {r['fit_speedup_vs_plain_fp32']:.2f}x",
+            f"     - {r['score_speedup_vs_plain_fp32']:.2f}x",
+        ]
+    for item in rss:
+        lines += ["", f"Scoring {item['rows']:,} rows x {item['features']} features "
+                  f"(float32, {item['input_mib']:.0f} MiB) with precision "
+                  f"{item['precision']} raised the peak RSS by "
+                  f"{item['growth_mib']:.1f} MiB beyond the input and the model."]
+    return "\n".join(lines) + "\n"
+
+
+def render(json_path):
+    """Rewrite the .md and .rst tables of a results file from its JSON."""
+    path = Path(json_path)
+    data = json.loads(path.read_text())
+    args = (data["info"], data["flops"], data["rows"], data["rss"])
+    path.with_suffix(".md").write_text(to_markdown(*args))
+    path.with_suffix(".rst").write_text(to_rst(*args))
 
 
 def main(argv=None):
@@ -315,12 +406,31 @@ def main(argv=None):
     parser.add_argument("--n-filters", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--rss-rows", type=int, default=1_000_000)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     parser.add_argument("--out", default=None, help="results file stem")
+    parser.add_argument("--rss-only", default=None, metavar="STEM",
+                        help="re-measure only the scoring memory of a results file")
+    parser.add_argument("--render", default=None, metavar="JSON",
+                        help="only rewrite the tables of an earlier results file")
     args = parser.parse_args(argv)
+    if args.render:
+        render(args.render)
+        return
+    if args.rss_only:
+        path = RESULTS / f"{args.rss_only}.json"
+        data = json.loads(path.read_text())
+        data["rss"] = measure_rss(args)
+        path.write_text(json.dumps(data, indent=2))
+        render(path)
+        print(to_markdown(data["info"], data["flops"], data["rows"], data["rss"]))
+        return
     if args.quick:
         args.n_train, args.pairs, args.rss_rows = 128, 1, 20_000
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     info = machine_info(args.device)
     info["device"] = args.device
     info["workload"] = (f"{args.n_train} images {args.channels}x{args.size}x{args.size}, "
@@ -337,12 +447,7 @@ def main(argv=None):
     rows = []
     for precision in args.precisions.split(","):
         rows.append(bench(args, precision))
-    rss = []
-    if args.rss_rows and args.device == "cpu":
-        for precision in args.precisions.split(","):
-            growth, size = peak_rss_scoring(args.rss_rows, 32, precision)
-            rss.append({"rows": args.rss_rows, "features": 32, "precision": precision,
-                        "growth_mib": growth, "input_mib": size})
+    rss = measure_rss(args)
     report = to_markdown(info, flops, rows, rss)
     print(report)
     RESULTS.mkdir(exist_ok=True)
@@ -350,6 +455,7 @@ def main(argv=None):
     (RESULTS / f"{stem}.md").write_text(report)
     (RESULTS / f"{stem}.json").write_text(json.dumps(
         {"info": info, "flops": flops, "rows": rows, "rss": rss}, indent=2))
+    (RESULTS / f"{stem}.rst").write_text(to_rst(info, flops, rows, rss))
 
 
 if __name__ == "__main__":

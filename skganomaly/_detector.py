@@ -706,7 +706,14 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
 
     def _score(self, X2d):
         """Anomaly scores of validated rows; higher = more abnormal."""
-        return self._combine(self._errors(X2d))
+        # Combine batch by batch: beyond the input, memory holds the scores
+        # and one batch's work, whatever the number of rows.
+        scores = np.empty(len(X2d), dtype=np.float64)
+        step = self._score_batch_size
+        for start, batch in zip(range(0, len(X2d), step), self._scaled_batches(X2d)):
+            scores[start:start + len(batch)] = self._combine(
+                self.net_.error_batches([batch]))
+        return scores
 
     def score_samples(self, X):
         """Opposite of the anomaly score: higher is more normal.
