@@ -69,6 +69,28 @@ def summary(rows):
     return "\n".join(lines)
 
 
+def summary_rst(rows):
+    lines = [".. list-table::", "   :header-rows: 1", "",
+             "   * - suite", "     - fp32 mean AUC", "     - bf16 mean AUC",
+             "     - bf16 - fp32", "     - largest per-task difference",
+             "     - tasks x seeds"]
+    for suite in dict.fromkeys(r["suite"] for r in rows):
+        sub = [r for r in rows if r["suite"] == suite]
+        a32 = np.array([float(r["auc"]) for r in sub if r["precision"] == "fp32"])
+        a16 = np.array([float(r["auc"]) for r in sub if r["precision"] == "bf16"])
+        lines += [f"   * - {suite}", f"     - {a32.mean():.4f}", f"     - {a16.mean():.4f}",
+                  f"     - {a16.mean() - a32.mean():+.4f}",
+                  f"     - {np.abs(a16 - a32).max():.4f}", f"     - {len(a32)}"]
+    return "\n".join(lines) + "\n"
+
+
+def render(csv_path):
+    """Write the .rst table of an earlier run from its CSV."""
+    with open(csv_path) as f:
+        rows = list(csv.DictReader(f))
+    Path(csv_path).with_suffix(".rst").write_text(summary_rst(rows))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA))
@@ -78,7 +100,12 @@ def main(argv=None):
     parser.add_argument("--mnist-digits", default="0,1,7")
     parser.add_argument("--mnist-train", type=int, default=2000)
     parser.add_argument("--mnist-epochs", type=int, default=5)
+    parser.add_argument("--render", default=None, metavar="CSV",
+                        help="only write the .rst table of an earlier run")
     args = parser.parse_args(argv)
+    if args.render:
+        render(args.render)
+        return
     seeds = [int(s) for s in args.seeds.split(",")]
 
     rows = []
@@ -108,6 +135,7 @@ def main(argv=None):
               f"{args.mnist_train} training images of the 80 % split, "
               f"{args.mnist_epochs} epochs; seeds {args.seeds}\n\n")
     Path(f"{stem}.md").write_text(header + table + "\n")
+    Path(f"{stem}.rst").write_text(summary_rst(rows))
     print(table)
 
 
