@@ -251,6 +251,17 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         settings of the networks and optimizers of the first fit are kept
         (``X`` must have the same features); ``offset_`` is computed again.
 
+    refresh_batchnorm : bool, default=False
+        After training, re-estimate the generator's BatchNorm running
+        statistics with one pass over the training rows and the final
+        weights (as for stochastic weight averaging), instead of the
+        exponential average kept during training, which mixes in statistics
+        of earlier weights. Only training rows are used, so a sample's score
+        still depends on that sample alone. In the reduced MNIST benchmark
+        (3 epochs) it lifted the mean ROC AUC of digits 0-3 from 0.30 to 0.56;
+        after the default 15 epochs on digits it changed nothing (see the
+        Benchmarks page). Off by default until full runs decide.
+
     verbose : int, default=0
         ``1`` shows skorch's progress bar and a table of the losses per
         epoch; ``0`` is silent.
@@ -388,6 +399,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         "precision": [StrOptions({"auto", "fp32", "bf16"})],
         "callbacks": [list, None],
         "warm_start": ["boolean"],
+        "refresh_batchnorm": ["boolean"],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
     }
@@ -414,6 +426,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         precision="auto",
         callbacks=None,
         warm_start=False,
+        refresh_batchnorm=False,
         verbose=0,
         random_state=None,
     ):
@@ -436,6 +449,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         self.precision = precision
         self.callbacks = callbacks
         self.warm_start = warm_start
+        self.refresh_batchnorm = refresh_batchnorm
         self.verbose = verbose
         self.random_state = random_state
 
@@ -530,6 +544,11 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
                 net.partial_fit(TrainValid(X_train, X_valid),
                                 epochs=int(self.max_epochs))
                 self._settle_interrupt(net, checkpoint)
+                if self.refresh_batchnorm:
+                    step = int(self.batch_size)
+                    net.refresh_batchnorm(
+                        X_train[start:start + step]
+                        for start in range(0, len(X_train), step))
                 offset = self._compute_offset(X2d, X_valid)
             except BaseException:
                 if warm and checkpoint.start_ is not None:

@@ -401,6 +401,34 @@ class GANomalyNet(NeuralNet):
                 "changed by this batch."
             )
 
+    # -- after training -----------------------------------------------------
+
+    def refresh_batchnorm(self, batches):
+        """Re-estimate the generator's BatchNorm running statistics with its
+        final weights: one pass over ``batches`` (no gradients), each layer's
+        statistics averaged over the pass instead of the exponential average
+        kept during training, which mixes in batches seen with earlier
+        weights. Batches of one sample are skipped."""
+        norms = [m for m in self.module_.modules()
+                 if isinstance(m, nn.modules.batchnorm._BatchNorm)
+                 and m.track_running_stats]
+        if not norms:
+            return
+        momenta = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average
+        self.module_.train()
+        try:
+            with torch.no_grad(), self.autocast():
+                for xb in batches:
+                    if len(xb) > 1:
+                        self.module_(self.prepare_input(xb))
+        finally:
+            for m, momentum in zip(norms, momenta):
+                m.momentum = momentum
+            self._set_training(False)
+
     # -- inference ----------------------------------------------------------
 
     def score_batches(self, batches):

@@ -164,3 +164,33 @@ def test_bf16_trains_channels_last_with_float32_weights_and_close_scores():
     assert s16.dtype == np.float64 and np.all(np.isfinite(s16))
     # Same seed, same data: the two trainings end close; ranks agree.
     assert np.corrcoef(np.argsort(np.argsort(s32)), np.argsort(np.argsort(s16)))[0, 1] > 0.8
+
+
+# -- BatchNorm re-estimation after training ------------------------------------------
+
+
+def test_refresh_batchnorm_averages_statistics_with_the_final_weights():
+    torch.manual_seed(0)
+    X = torch.randn(64, 6) * 3 + 1
+    net = make_net(max_epochs=2).fit(TrainValid(X))
+    encoder = net.module_.encoder1
+    bn = encoder.features[3]
+    assert isinstance(bn, torch.nn.BatchNorm1d)
+    stale = bn.running_mean.clone()
+    net.refresh_batchnorm([X[:16], X[16:32], X[32:48], X[48:], X[:1]])
+    with torch.no_grad():
+        expected = encoder.features[:3](X).mean(dim=0)
+    # Equal batches: the average of batch means is the mean over all rows
+    # (the trailing single-sample batch is skipped).
+    torch.testing.assert_close(bn.running_mean, expected, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(stale, expected)
+    assert bn.momentum == 0.1 and not net.module_.training
+
+
+def test_detector_refresh_batchnorm_changes_scores_but_not_their_independence(tiny, blobs):
+    plain = tiny().fit(blobs)
+    refreshed = tiny(refresh_batchnorm=True).fit(blobs)
+    scores = refreshed.score_samples(blobs)
+    assert not np.allclose(scores, plain.score_samples(blobs))
+    single = np.array([refreshed.score_samples(blobs[i:i + 1])[0] for i in range(5)])
+    np.testing.assert_allclose(single, scores[:5], rtol=1e-5)
