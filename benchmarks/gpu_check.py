@@ -53,18 +53,22 @@ def main(argv=None):
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--n-train", type=int, default=16384)
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--device", default="cuda",
+                        help="'cpu' only to smoke-test this script without a GPU")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    assert torch.cuda.is_available(), "this script needs a CUDA device"
-    summary = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__,
-               "checks": {}}
+    gpu = args.device
+    if gpu.startswith("cuda"):
+        assert torch.cuda.is_available(), "this script needs a CUDA device"
+    summary = {"gpu": torch.cuda.get_device_name() if gpu.startswith("cuda") else None,
+               "torch": torch.__version__, "checks": {}}
 
     X, y = load_digits_images()
     train, test, is_anomaly = one_class_split(y, 8, seed=0)
-    params = dict(latent_dim=32, n_filters=32, max_epochs=10, random_state=0)
+    params = dict(random_state=0)  # the package defaults (the paper's settings)
     results = {}
-    for device, precision in [("cpu", "fp32"), ("cuda", "fp32"), ("cuda", "bf16")]:
+    for device, precision in [("cpu", "fp32"), (gpu, "fp32"), (gpu, "bf16")]:
         start = time.perf_counter()
         det = GANomalyDetector(device=device, precision=precision, **params)
         det.fit(X[train])
@@ -76,12 +80,12 @@ def main(argv=None):
             "finite": bool(np.all(np.isfinite(scores))),
         }
     cpu = results[("cpu", "fp32")][1]
-    for key in [("cuda", "fp32"), ("cuda", "bf16")]:
+    for key in [(gpu, "fp32"), (gpu, "bf16")]:
         rho = spearmanr(cpu, results[key][1]).statistic
         summary["checks"][f"{key[0]}-{key[1]}"]["spearman_vs_cpu"] = rho
 
     # A CUDA-fitted model unpickled where no GPU exists.
-    det, scores = results[("cuda", "fp32")]
+    det, scores = results[(gpu, "fp32")]
     model, data, scored = out / "cuda_model.pkl", out / "X_test.npy", out / "cpu_scores.npy"
     model.write_bytes(pickle.dumps(det))
     np.save(data, X[test])
@@ -96,7 +100,7 @@ def main(argv=None):
         path.unlink(missing_ok=True)
 
     ok = portable and all(
-        c.get("finite", True) and c.get("auc", 1) > 0.7
+        c.get("finite", True) and c.get("auc", 1) > 0.8
         and c.get("spearman_vs_cpu", 1) > 0.8
         for c in summary["checks"].values() if isinstance(c, dict))
     summary["ok"] = bool(ok)
@@ -105,7 +109,7 @@ def main(argv=None):
 
     if not args.skip_speed:
         subprocess.run([sys.executable, str(Path(__file__).parent / "speed.py"),
-                        "--device", "cuda", "--n-train", str(args.n_train),
+                        "--device", gpu, "--n-train", str(args.n_train),
                         "--epochs", "2", "--pairs", "3", "--rss-rows", "0",
                         "--out", "speed_cuda"], check=False)
     return 0 if ok else 1
