@@ -251,6 +251,12 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         settings of the networks and optimizers of the first fit are kept
         (``X`` must have the same features); ``offset_`` is computed again.
 
+    compile : bool, default=False
+        Compile the generator and the discriminator with ``torch.compile``
+        (through skorch's ``compile`` option). The first batches then take
+        longer while kernels are generated; worth it for long trainings on a
+        GPU. Saved model files hold the uncompiled weights.
+
     refresh_batchnorm : bool, default=False
         After training, re-estimate the generator's BatchNorm running
         statistics with one pass over the training rows and the final
@@ -400,6 +406,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         "callbacks": [list, None],
         "warm_start": ["boolean"],
         "refresh_batchnorm": ["boolean"],
+        "compile": ["boolean"],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
     }
@@ -427,6 +434,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         callbacks=None,
         warm_start=False,
         refresh_batchnorm=False,
+        compile=False,
         verbose=0,
         random_state=None,
     ):
@@ -450,6 +458,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         self.callbacks = callbacks
         self.warm_start = warm_start
         self.refresh_batchnorm = refresh_batchnorm
+        self.compile = compile
         self.verbose = verbose
         self.random_state = random_state
 
@@ -635,6 +644,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
             train_split=None,
             callbacks=callbacks or None,
             verbose=int(self.verbose),
+            compile=bool(self.compile),
             device=device,
         )
 

@@ -147,7 +147,14 @@ def _fsync_folder(folder):
             os.close(fd)
 
 
+def _uncompiled(module):
+    # torch.compile wraps a module and prefixes its state_dict keys; files
+    # always hold the plain module's weights.
+    return getattr(module, "_orig_mod", module)
+
+
 def _state_dict_bytes(module):
+    module = _uncompiled(module)
     state = {key: value.detach().cpu() for key, value in module.state_dict().items()}
     buffer = io.BytesIO()
     torch.save(state, buffer)
@@ -367,7 +374,7 @@ def _load(cls, path, device):
     for name, module in [("generator", net.module_),
                          ("discriminator", net.discriminator_)]:
         try:
-            module.load_state_dict(states[name], strict=True)
+            _uncompiled(module).load_state_dict(states[name], strict=True)
         except RuntimeError as exc:
             raise _Refuse(
                 f"the {name} weights do not fit the networks described by the "
