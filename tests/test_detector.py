@@ -94,8 +94,10 @@ def test_auto_contamination_is_a_conformal_quantile_of_held_out_normals(tiny):
         -conformal_threshold(held_scores, AUTO_FALSE_ALARM_RATE))
     # k = ceil(101 * 0.95) = 96: exactly four held-out normals lie above it.
     assert np.sum(det.predict(X[held_out]) == -1) == 4
-    # New normal data: about 5 % flagged at most (with sampling slack).
-    assert np.mean(det.predict(rng.normal(size=(2000, 4))) == -1) < 0.08
+    # New normal data: 5 % flagged on average over calibration sets; for one
+    # set of 100 held-out rows the rate spreads with a standard deviation of
+    # about sqrt(0.05 * 0.95 / 100) = 0.022, so allow three of them.
+    assert np.mean(det.predict(rng.normal(size=(2000, 4))) == -1) < 0.05 + 3 * 0.022
 
 
 def test_conformal_threshold_lies_between_scores():
@@ -353,3 +355,17 @@ def test_compile_wraps_both_networks_and_models_still_persist(tiny, blobs, monke
     det.save(tmp_path / "model.skgan")
     loaded = GANomalyDetector.load(tmp_path / "model.skgan")
     np.testing.assert_allclose(loaded.score_samples(blobs), scores, rtol=1e-6)
+
+
+def test_refreshed_batchnorm_repairs_the_inverted_score_of_a_short_training():
+    # Stale running statistics after 10 epochs rank a far cluster as *more*
+    # normal (AUC 0.0); statistics re-estimated with the final weights fix it.
+    rng = np.random.RandomState(0)
+    X_train = rng.normal(size=(90, 4))
+    X_test = np.concatenate([rng.normal(size=(30, 4)), rng.normal(6, 1, (10, 4))])
+    is_anomaly = np.r_[np.zeros(30), np.ones(10)]
+    params = dict(latent_dim=4, n_filters=16, max_epochs=10, random_state=0)
+    aucs = {refresh: roc_auc_score(is_anomaly, -GANomalyDetector(
+        refresh_batchnorm=refresh, **params).fit(X_train).score_samples(X_test))
+        for refresh in (False, True)}
+    assert aucs[False] < 0.2 and aucs[True] > 0.95
