@@ -79,6 +79,7 @@ from skorch.callbacks import Callback, EarlyStopping
 from skganomaly import GANomalyDetector, __version__
 
 from . import datasets
+from ._machine import cpu_model
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -436,16 +437,6 @@ class PeakMemory:
         return False
 
 
-def _cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def _version(module):
     try:
         return __import__(module).__version__
@@ -464,7 +455,7 @@ def machine_info(argv):
         "skorch": _version("skorch"),
         "numpy": np.__version__,
         "pyod": _version("pyod"),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else "none",

@@ -46,6 +46,9 @@ from skganomaly import GANomalyDetector, __version__
 from skganomaly._net import resolve_precision
 from skganomaly._networks import build_networks, weights_init
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import cpu_model  # noqa: E402
+
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -278,23 +281,13 @@ def machine_info(device):
         "python": platform.python_version(),
         "torch": torch.__version__,
         "skganomaly": __version__,
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
     }
     if torch.device(device).type == "cuda":
         info["gpu"] = torch.cuda.get_device_name()
     return info
-
-
-def _cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def to_markdown(info, flops, rows, rss):

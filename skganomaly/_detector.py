@@ -710,6 +710,13 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         step = self._score_batch_size
         return (X[start:start + step] for start in range(0, len(X), step))
 
+    def _error_batches(self, X2d):
+        """``(rows, errors)`` per scoring batch of validated rows: the slice
+        of ``X2d`` and its ``[latent, reconstruction]`` errors."""
+        step = self._score_batch_size
+        for start, batch in zip(range(0, len(X2d), step), self._scaled_batches(X2d)):
+            yield slice(start, start + len(batch)), self.net_.error_batches([batch])
+
     def _errors(self, X2d):
         """Per-sample ``[latent, reconstruction]`` errors of validated rows."""
         # Copy each batch's errors into one preallocated array at once:
@@ -717,9 +724,8 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         # heap, and the process then grows with the number of rows (measured:
         # +110 MiB for 10**6 rows of 20 features, against +8 MiB this way).
         errors = np.empty((len(X2d), 2), dtype=np.float64)
-        step = self._score_batch_size
-        for start, batch in zip(range(0, len(X2d), step), self._scaled_batches(X2d)):
-            errors[start:start + len(batch)] = self.net_.error_batches([batch])
+        for rows, batch_errors in self._error_batches(X2d):
+            errors[rows] = batch_errors
         return errors
 
     def _combine(self, errors):
@@ -741,10 +747,8 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         # Combine batch by batch: beyond the input, memory holds the scores
         # and one batch's work, whatever the number of rows.
         scores = np.empty(len(X2d), dtype=np.float64)
-        step = self._score_batch_size
-        for start, batch in zip(range(0, len(X2d), step), self._scaled_batches(X2d)):
-            scores[start:start + len(batch)] = self._combine(
-                self.net_.error_batches([batch]))
+        for rows, batch_errors in self._error_batches(X2d):
+            scores[rows] = self._combine(batch_errors)
         return scores
 
     def score_samples(self, X):
