@@ -19,6 +19,7 @@ from ._net import (GANomalyNet, SkipGANomalyNet, TensorBatches, TrainValid,
                    resolve_precision)
 from ._networks import Discriminator, Generator, SkipGenerator
 from ._persistence import load_detector, save_detector
+from ._sources import ScaledRows, as_row_source, chunk_rows
 
 __all__ = ["GANomalyDetector"]
 
@@ -354,6 +355,16 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
     ``benchmarks/scoring_memory.py``). A fitted detector can score from
     several threads at once; results equal sequential calls.
 
+    **Data larger than memory.** A :class:`numpy.memmap` (as returned by
+    ``np.load(path, mmap_mode="r")``) or a map-style
+    :class:`torch.utils.data.Dataset` (items: samples, or ``(sample,
+    target)`` pairs whose target is ignored) is read on demand in every
+    method: rows are read, validated and scaled one chunk or batch at a
+    time, never all at once. Results equal those of the same data in
+    memory. Fitting and scoring a memmap four times larger than the memory
+    the process may allocate is tested; see the Scaling page of the
+    documentation for measured peak memory.
+
     **Reproducibility.** With an int ``random_state``, fits on CPU give
     bit-identical scores across runs and processes (with the same number of
     torch threads and the same library versions). On CUDA, cuDNN may pick
@@ -473,9 +484,12 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, DataFrame} of shape (n_samples, n_features), \
-                (n_samples, H, W) or (n_samples, C, H, W)
-            Normal training samples. Sparse matrices are not supported.
+        X : {array-like, DataFrame, memmap, torch Dataset} of shape \
+                (n_samples, n_features), (n_samples, H, W) or \
+                (n_samples, C, H, W)
+            Normal training samples. Sparse matrices are not supported. A
+            :class:`numpy.memmap` or a map-style torch ``Dataset`` is read
+            on demand, a batch at a time (see Notes of the class).
 
         y : Ignored
             Not used, present for API consistency by convention.
@@ -512,11 +526,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
     def _fit_or_continue(self, X):
         warm = bool(self.warm_start) and hasattr(self, "net_")
         device = self.device_ if warm else resolve_device(self.device)
-        X2d, nd_shape = flatten_samples(X)
-        X2d = validate_data(
-            self, X2d, dtype=[np.float64, np.float32], ensure_min_samples=2,
-            reset=not warm,
-        )
+        X2d, nd_shape, source = self._validate_for_fit(X, reset=not warm)
         sample_shape = resolve_sample_shape(self.image_shape, nd_shape, X2d.shape[1])
         if warm and sample_shape != self.sample_shape_:
             raise ValueError(
@@ -530,14 +540,27 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         seed = int(rng.randint(np.iinfo(np.int32).max))
         train_idx, valid_idx = self._split_holdout(len(X2d), rng)
 
+        step = chunk_rows(X2d.shape[1])
+
+        def chunks(index):
+            return (X2d[index[k:k + step]] for k in range(0, len(index), step))
+
         if not warm:
-            self._scaler = InputScaler().fit(X2d[train_idx], sample_shape)
-        X_train = _to_training_device(
-            torch.from_numpy(self._scaler.transform(X2d[train_idx])), device)
-        X_valid = (
-            torch.from_numpy(self._scaler.transform(X2d[valid_idx]))
-            if len(valid_idx) else None
-        )
+            # Reads (and so validates) every training row.
+            self._scaler = InputScaler().fit_chunks(lambda: chunks(train_idx),
+                                                    sample_shape)
+        if source is not None:
+            # Rows read on demand are validated when read: read the others
+            # once now, so that bad values fail before training, not in it.
+            for _ in chunks(np.arange(len(X2d)) if warm else valid_idx):
+                pass
+        X_train = ScaledRows(X2d, train_idx, self._scaler)
+        X_valid = ScaledRows(X2d, valid_idx, self._scaler) if len(valid_idx) else None
+        if source is None:
+            # In memory anyway: scale once, then slice batches (on the GPU
+            # when it fits) instead of scaling them again every epoch.
+            X_train = _to_training_device(X_train.materialize(), device)
+            X_valid = X_valid.materialize() if X_valid is not None else None
 
         if not warm:
             self.sample_shape_ = sample_shape
@@ -573,6 +596,24 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         self.n_iter_ = len(net.history)
         self.offset_ = offset
         return self
+
+    def _validate_for_fit(self, X, reset):
+        """``(X2d, nd_shape, source)``: validated rows of an ordinary input
+        (``source`` is None), or a row source read on demand (memmaps and
+        torch Datasets, see ``_sources.py``)."""
+        source = as_row_source(X)
+        if source is None:
+            X2d, nd_shape = flatten_samples(X)
+            X2d = validate_data(self, X2d, dtype=[np.float64, np.float32],
+                                ensure_min_samples=2, reset=reset)
+            return X2d, nd_shape, None
+        if len(source) < 2:
+            raise ValueError(
+                f"Found array with {len(source)} sample(s) (shape={source.shape}) "
+                f"while a minimum of 2 is required by {type(self).__name__}."
+            )
+        validate_data(self, source, skip_check_array=True, reset=reset)
+        return source, source.nd_shape, source
 
     def _settle_interrupt(self, net, checkpoint):
         """skorch ends training quietly on ``KeyboardInterrupt``: fall back to
@@ -685,8 +726,14 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
     def _validate_with_layout(self, X):
         """Validated 2-D rows and the per-sample shape of 3-D / 4-D input."""
         check_is_fitted(self)
-        X2d, nd_shape = flatten_samples(X)
-        X2d = validate_data(self, X2d, dtype=[np.float64, np.float32], reset=False)
+        source = as_row_source(X)
+        if source is not None:
+            # Read on demand, batch by batch (see _sources.py).
+            validate_data(self, source, skip_check_array=True, reset=False)
+            X2d, nd_shape = source, source.nd_shape
+        else:
+            X2d, nd_shape = flatten_samples(X)
+            X2d = validate_data(self, X2d, dtype=[np.float64, np.float32], reset=False)
         if nd_shape is not None:
             shape = resolve_sample_shape(None, nd_shape, X2d.shape[1])
             if shape != self.sample_shape_:
@@ -763,9 +810,11 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, DataFrame} of shape (n_samples, n_features), \
-                (n_samples, H, W) or (n_samples, C, H, W)
-            Samples to score, in the layout used in :meth:`fit`.
+        X : {array-like, DataFrame, memmap, torch Dataset} of shape \
+                (n_samples, n_features), (n_samples, H, W) or \
+                (n_samples, C, H, W)
+            Samples to score, in the layout used in :meth:`fit`. A memmap or
+            a torch ``Dataset`` is read on demand, a batch at a time.
 
         Returns
         -------

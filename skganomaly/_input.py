@@ -113,32 +113,53 @@ class InputScaler:
     """
 
     def fit(self, X, sample_shape):
+        """Learn the scaling from an array of training rows."""
         X = np.asarray(X)
+        return self.fit_chunks(lambda: iter([X]), sample_shape)
+
+    def fit_chunks(self, chunks, sample_shape):
+        """Learn the scaling from blocks of training rows.
+
+        ``chunks`` is a callable returning a fresh iterator over 2-D blocks
+        of rows (it is called once per pass; tabular data takes three).
+        The statistics are exact, and one block gives bit for bit the
+        numbers of :meth:`fit` on the whole array.
+        """
         self.sample_shape = tuple(sample_shape)
         if len(self.sample_shape) == 3:
-            channels = X.reshape(X.shape[0], self.sample_shape[0], -1)
-            low = channels.min(axis=(0, 2)).astype(np.float64)
-            high = channels.max(axis=(0, 2)).astype(np.float64)
+            n_channels = self.sample_shape[0]
+            low = np.full(n_channels, np.inf)
+            high = np.full(n_channels, -np.inf)
+            for block in _nonempty(chunks()):
+                channels = block.reshape(block.shape[0], n_channels, -1)
+                low = np.minimum(low, channels.min(axis=(0, 2)))
+                high = np.maximum(high, channels.max(axis=(0, 2)))
             # Halve first: high + low overflows near the float64 maximum
             # (halving is exact, so ordinary data gives the same numbers).
             center, half_range = high / 2 + low / 2, high / 2 - low / 2
-            shape = (self.sample_shape[0], 1)
+            shape = (n_channels, 1)
             self.shift_ = center.reshape(shape)
             self.scale_ = _nonzero(half_range, center).reshape(shape)
-        else:
-            X64 = X.astype(np.float64, copy=False)
-            # Divide by a power of two near each feature's peak magnitude so
-            # that neither the sum nor the squares overflow (values up to the
-            # float64 maximum). Scaling by 2**k is exact: ordinary data gives
-            # bit-for-bit the same statistics.
-            unit = np.ldexp(1.0, np.frexp(np.abs(X64).max(axis=0))[1] - 1)
-            Xu = X64 / unit
-            mean_u = Xu.mean(axis=0)
-            # Centre before squaring.
-            std = np.sqrt(np.mean((Xu - mean_u) ** 2, axis=0)) * unit
-            mean = mean_u * unit
-            self.shift_ = mean
-            self.scale_ = _nonzero(std, mean)
+            return self
+        # Divide by a power of two near each feature's peak magnitude so
+        # that neither the sum nor the squares overflow (values up to the
+        # float64 maximum). Scaling by 2**k is exact: ordinary data gives
+        # bit-for-bit the same statistics.
+        peak, n = 0.0, 0
+        for block in _nonempty(chunks()):
+            peak = np.maximum(peak, np.abs(block).max(axis=0).astype(np.float64))
+            n += block.shape[0]
+        unit = np.ldexp(1.0, np.frexp(peak)[1] - 1)
+        total = sum(np.add.reduce(block.astype(np.float64, copy=False) / unit, axis=0)
+                    for block in _nonempty(chunks()))
+        mean_u = total / n
+        # Centre before squaring.
+        squares = sum(
+            np.add.reduce((block.astype(np.float64, copy=False) / unit - mean_u) ** 2,
+                          axis=0)
+            for block in _nonempty(chunks()))
+        self.shift_ = mean_u * unit
+        self.scale_ = _nonzero(np.sqrt(squares / n) * unit, self.shift_)
         return self
 
     def transform(self, X):
@@ -159,6 +180,10 @@ class InputScaler:
         if len(self.sample_shape) == 3:
             X = X.reshape(n, self.sample_shape[0], -1)
         return (X * self.scale_ + self.shift_).reshape(n, *self.sample_shape)
+
+
+def _nonempty(blocks):
+    return (np.asarray(block) for block in blocks if len(block))
 
 
 def _nonzero(scale, reference):

@@ -27,6 +27,7 @@ from skorch.utils import to_tensor
 from torch import nn
 
 from ._networks import Discriminator, Generator, weights_init
+from ._sources import ScaledRows
 
 __all__ = ["GANomalyNet", "SkipGANomalyNet", "TensorBatches", "TrainValid",
            "bf16_supported", "resolve_precision"]
@@ -98,8 +99,12 @@ class TensorBatches:
 
     skorch's default ``DataLoader`` indexes and collates sample by sample,
     which costs more than a small network's step on in-memory arrays. This
-    iterator slices contiguous batches (after one shuffled gather per epoch)
-    and falls back to a ``DataLoader`` for datasets it cannot slice.
+    iterator gathers each batch with one indexing operation (in a shuffled
+    order drawn per epoch) and falls back to a ``DataLoader`` for datasets
+    it cannot slice. Data read on demand
+    (:class:`~skganomaly._sources.ScaledRows`) is read batch by batch in the
+    same shuffled order, so it trains on the same batches as the same data
+    in memory.
 
     Parameters
     ----------
@@ -140,20 +145,27 @@ class TensorBatches:
             )
             yield from loader
             return
-        X = self.tensor
+        X, order = self.tensor, None
         if self.shuffle:
-            X = X[torch.randperm(len(X), generator=self.generator)]
+            # Gather batch by batch: a gather of the whole set per epoch
+            # would hold a second copy of the training data.
+            order = torch.randperm(len(X), generator=self.generator)
+            if isinstance(X, torch.Tensor):
+                order = order.to(X.device)
         n = len(X)
         for start in range(0, n, self.batch_size):
-            Xb = X[start:start + self.batch_size]
+            stop = start + self.batch_size
+            Xb = X[start:stop] if order is None else X[order[start:stop]]
             if self.drop_singleton and len(Xb) == 1 and n > 1:
                 return
             yield Xb, None
 
 
 def _sliceable_tensor(dataset):
-    if isinstance(dataset, Dataset) and isinstance(dataset.X, torch.Tensor) \
-            and dataset.y is None:
+    """The tensor (or :class:`~skganomaly._sources.ScaledRows`, read on
+    demand) behind a skorch ``Dataset`` without targets, else ``None``."""
+    if isinstance(dataset, Dataset) and dataset.y is None \
+            and isinstance(dataset.X, (torch.Tensor, ScaledRows)):
         return dataset.X
     return None
 
