@@ -29,7 +29,7 @@ from torch import nn
 from ._networks import Discriminator, Generator, weights_init
 
 __all__ = ["GANomalyNet", "SkipGANomalyNet", "TensorBatches", "TrainValid",
-           "bf16_supported", "resolve_precision"]
+           "bf16_supported", "inner_module", "resolve_precision"]
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -71,6 +71,15 @@ def resolve_precision(precision, device, sample_shape):
             )
         return "bf16"
     return "bf16" if supported and len(sample_shape) == 3 else "fp32"
+
+
+def inner_module(module):
+    """The module inside a ``DistributedDataParallel`` wrapper (data-parallel
+    training through accelerate), or ``module`` itself."""
+    if isinstance(module, torch.nn.parallel.DistributedDataParallel):
+        return module.module
+    return module
+
 
 #: The discriminator is re-initialised when its loss falls below this value
 #: (as in the paper's code): a discriminator that wins outright gives the
