@@ -61,7 +61,7 @@ from ._net import (GANomalyNet, SkipGANomalyNet, TensorBatches, TrainValid,
 
 __all__ = ["AcceleratedGANomalyNet", "AcceleratedSkipGANomalyNet",
            "accelerated_net_class", "accelerator_device", "accelerator_precision",
-           "print_on_main_process"]
+           "print_on_main_process", "same_device"]
 
 #: ``accelerator.mixed_precision`` -> the package's ``precision``.
 PRECISION_OF = {"no": "fp32", "bf16": "bf16"}
@@ -94,25 +94,31 @@ def check_accelerator(accelerator):
             "data parallelism (one process per device, DistributedDataParallel) only.")
 
 
+def same_device(a, b):
+    """Whether two devices are the same: same type, and the same index where
+    both have one (the CPU's index means nothing)."""
+    a, b = torch.device(a), torch.device(b)
+    return a.type == b.type and (
+        a.type == "cpu" or None in (a.index, b.index) or a.index == b.index)
+
+
 def accelerator_device(accelerator, device):
     """The device (as a string) of a fit with ``accelerator``.
 
     ``device`` is the estimator's parameter: ``"auto"`` defers to the
-    accelerator; any other value must name the accelerator's device type (and
-    index, if both have one), otherwise the settings contradict each other.
+    accelerator; any other value must name the accelerator's device,
+    otherwise the settings contradict each other.
     """
     check_accelerator(accelerator)
     own = torch.device(accelerator.device)
     if device != "auto":
         from ._detector import resolve_device
 
-        wanted = torch.device(resolve_device(device))
-        if wanted.type != own.type or (
-                None not in (wanted.index, own.index) and wanted.index != own.index):
+        if not same_device(resolve_device(device), own):
             raise ValueError(
                 f"device={str(device)!r} contradicts the accelerator, which runs this "
                 f"process on {str(own)!r}. With an accelerator, leave device='auto'.")
-    return str(own)
+    return "cpu" if own.type == "cpu" else str(own)  # not "cpu:0"
 
 
 def accelerator_precision(accelerator, precision):
@@ -162,8 +168,7 @@ class AcceleratedGANomalyNet(AccelerateMixin, GANomalyNet):
         # Skips the mixin's rule "device=None when the accelerator places
         # the modules": here device *is* the accelerator's device.
         super(AccelerateMixin, self)._validate_params()
-        if self.device is None or torch.device(self.device) != \
-                torch.device(self.accelerator.device):
+        if self.device is None or not same_device(self.device, self.accelerator.device):
             raise ValueError(
                 f"device must be the accelerator's device "
                 f"({str(self.accelerator.device)!r}), got {self.device!r}.")

@@ -278,7 +278,7 @@ for generator in ("ganomaly", "skip"):
     history = det.net_.history
     out[generator] = dict(
         steps=[sum("train_loss" in b for b in epoch["batches"]) for epoch in history],
-        offset=det.offset_, scores=det.score_samples(X).tolist(),
+        offset=det.offset_, scores=det.score_samples(X).tolist(), device=det.device_,
         history=[[epoch["train_loss"], epoch["valid_loss"]] for epoch in history])
 try:
     GANomalyDetector(max_epochs=1, accelerator=acc).fit(X)  # random_state=None
@@ -312,5 +312,6 @@ def test_two_processes_train_one_model_on_their_shards(tmp_path):
         for key in ("offset", "scores", "history"):
             assert first[key] == second[key], (generator, key)
         assert all(np.isfinite(first["scores"]))
+        assert first["device"] == "cpu"
     for rank in ranks:
         assert "different training data or seeds" in rank["unseeded"]
