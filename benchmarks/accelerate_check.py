@@ -120,6 +120,19 @@ def worker(args):
         )
         Path(args.result).write_text(json.dumps(result))
         np.save(Path(args.result).with_suffix(".npy"), scores)
+    if accelerator is not None:
+        end(accelerator)
+
+
+def end(accelerator):
+    """Close the process group before exit: left open, a process may abort
+    while the interpreter tears it down (seen with gloo on CPU)."""
+    import torch
+
+    accelerator.wait_for_everyone()
+    accelerator.end_training()  # destroys the process group (recent accelerate)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 # -- the orchestrator ------------------------------------------------------------

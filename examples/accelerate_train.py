@@ -66,3 +66,7 @@ if len(sys.argv) > 1 and accelerator.is_main_process:
     # The file holds the weights and settings, not the accelerator: it loads
     # anywhere, with or without accelerate.
     accelerator.print("saved to", detector.save(sys.argv[1]))
+
+# Close the processes' connections before they exit.
+accelerator.wait_for_everyone()
+accelerator.end_training()

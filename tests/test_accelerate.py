@@ -285,6 +285,10 @@ try:
 except ValueError as exc:
     out["unseeded"] = str(exc)
 json.dump(out, open(f"{sys.argv[1]}/rank{acc.process_index}.json", "w"))
+acc.wait_for_everyone()
+acc.end_training()  # an open process group can abort a process at exit
+if torch.distributed.is_initialized():
+    torch.distributed.destroy_process_group()
 """
 
 
