@@ -8,11 +8,19 @@ after an interrupt, or undo a failed ``warm_start`` continuation.
 import torch
 from skorch.callbacks import Callback
 
+from ._net import inner_module
+
 __all__ = ["EpochCheckpoint", "copy_state", "restore_state"]
 
 
+def _networks(net):
+    # The plain modules: their state keys do not change when accelerate
+    # wraps them for data-parallel training (and unwraps them at its end).
+    return [inner_module(net.module_), inner_module(net.discriminator_)]
+
+
 def copy_state(net, optimizers):
-    modules = [net.module_, net.discriminator_]
+    modules = _networks(net)
     if optimizers:
         modules += [net.optimizer_, net.optimizer_discriminator_]
     # Optimizer state dicts hold tensors in nested dicts: deep-copy them.
@@ -30,8 +38,8 @@ def clone_tensors(obj):
 
 
 def restore_state(net, state):
-    modules = [net.module_, net.discriminator_,
-               net.optimizer_, net.optimizer_discriminator_][:len(state)]
+    modules = [*_networks(net), net.optimizer_,
+               net.optimizer_discriminator_][:len(state)]
     for module, saved in zip(modules, state):
         module.load_state_dict(saved)
 

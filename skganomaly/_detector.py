@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import EarlyStopping, ProgressBar
 
@@ -241,6 +241,22 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         significant digits, and a score may change in the last digits with
         the batch it is computed in.
 
+    accelerator : accelerate.Accelerator, default=None
+        Train through Hugging Face ``accelerate`` (``pip install
+        "skganomaly[accelerate]"``): data parallel over several GPUs (one
+        process per GPU, started with ``accelerate launch``) and bfloat16
+        mixed precision. The accelerator's device and ``mixed_precision``
+        (``"no"`` or ``"bf16"``) take over from ``device`` and
+        ``precision``: leave those at ``'auto'`` (other values must agree
+        with the accelerator, or :term:`fit` raises ``ValueError``). With
+        several processes, each one trains on its share of every epoch
+        (``batch_size`` rows per process and step); give every process the
+        same data and an int ``random_state``. All processes end with the
+        same fitted detector, which scores on its own in each process. The
+        accelerator belongs to the running session: pickles and
+        :meth:`save` leave it out (the copy has ``accelerator=None`` and
+        runs on ``device_``). ``None`` trains without accelerate.
+
     callbacks : list of skorch callbacks, default=None
         Passed (cloned) to the skorch net, e.g.
         ``[skorch.callbacks.EarlyStopping(monitor="valid_loss")]``.
@@ -417,6 +433,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "device": [str, torch.device],
         "precision": [StrOptions({"auto", "fp32", "bf16"})],
+        "accelerator": [HasMethods(["prepare", "backward", "autocast"]), None],
         "callbacks": [list, None],
         "warm_start": ["boolean"],
         "refresh_batchnorm": ["boolean"],
@@ -445,6 +462,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         validation_fraction=0.1,
         device="auto",
         precision="auto",
+        accelerator=None,
         callbacks=None,
         warm_start=False,
         refresh_batchnorm=True,
@@ -469,6 +487,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.device = device
         self.precision = precision
+        self.accelerator = accelerator
         self.callbacks = callbacks
         self.warm_start = warm_start
         self.refresh_batchnorm = refresh_batchnorm
@@ -525,7 +544,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
 
     def _fit_or_continue(self, X):
         warm = bool(self.warm_start) and hasattr(self, "net_")
-        device = self.device_ if warm else resolve_device(self.device)
+        device = self.device_ if warm else self._resolve_device()
         X2d, nd_shape, source = self._validate_for_fit(X, reset=not warm)
         sample_shape = resolve_sample_shape(self.image_shape, nd_shape, X2d.shape[1])
         if warm and sample_shape != self.sample_shape_:
@@ -565,7 +584,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         if not warm:
             self.sample_shape_ = sample_shape
             self.device_ = device
-            self.precision_ = resolve_precision(self.precision, device, sample_shape)
+            self.precision_ = self._resolve_precision(device, sample_shape)
             self.net_ = self._make_net(sample_shape, device, seed)
         net = self.net_
         cuda = [torch.device(device)] if device.startswith("cuda") else []
@@ -651,6 +670,20 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
                 n_valid = 0
         return np.sort(order[n_valid:]), np.sort(order[:n_valid])
 
+    def _resolve_device(self):
+        if self.accelerator is None:
+            return resolve_device(self.device)
+        from ._accelerate import accelerator_device
+
+        return accelerator_device(self.accelerator, self.device)
+
+    def _resolve_precision(self, device, sample_shape):
+        if self.accelerator is None:
+            return resolve_precision(self.precision, device, sample_shape)
+        from ._accelerate import accelerator_precision
+
+        return accelerator_precision(self.accelerator, self.precision)
+
     def _make_net(self, sample_shape, device, seed):
         # The checkpoint comes first: it must see each epoch end before any
         # user callback may stop training.
@@ -660,7 +693,13 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
             callbacks.append(("progress_bar", ProgressBar()))
         betas = (self.beta1, 0.999)
         skip = self.generator == "skip"
-        return (SkipGANomalyNet if skip else GANomalyNet)(
+        net_class, accelerated = SkipGANomalyNet if skip else GANomalyNet, {}
+        if self.accelerator is not None:
+            from ._accelerate import accelerated_net_class
+
+            net_class = accelerated_net_class(net_class)
+            accelerated = dict(accelerator=self.accelerator)
+        return net_class(
             module=SkipGenerator if skip else Generator,
             module__sample_shape=sample_shape,
             module__latent_dim=int(self.latent_dim),  # bool / numpy ints too
@@ -690,6 +729,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
             verbose=int(self.verbose),
             compile=bool(self.compile),
             device=device,
+            **accelerated,
         )
 
     def _compute_offset(self, X2d, X_valid):
@@ -1031,6 +1071,14 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
             the same device.
         """
         return load_detector(cls, path, device=device)
+
+    def __getstate__(self):
+        # The accelerator is a handle on this session's processes and
+        # devices, not a setting: pickles leave it out.
+        state = dict(super().__getstate__())
+        if state.get("accelerator") is not None:
+            state["accelerator"] = None
+        return state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

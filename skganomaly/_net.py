@@ -30,7 +30,7 @@ from ._networks import Discriminator, Generator, weights_init
 from ._sources import ScaledRows
 
 __all__ = ["GANomalyNet", "SkipGANomalyNet", "TensorBatches", "TrainValid",
-           "bf16_supported", "resolve_precision"]
+           "bf16_supported", "inner_module", "resolve_precision"]
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -72,6 +72,15 @@ def resolve_precision(precision, device, sample_shape):
             )
         return "bf16"
     return "bf16" if supported and len(sample_shape) == 3 else "fp32"
+
+
+def inner_module(module):
+    """The module inside a ``DistributedDataParallel`` wrapper (data-parallel
+    training through accelerate), or ``module`` itself."""
+    if isinstance(module, torch.nn.parallel.DistributedDataParallel):
+        return module.module
+    return module
+
 
 #: The discriminator is re-initialised when its loss falls below this value
 #: (as in the paper's code): a discriminator that wins outright gives the
@@ -115,6 +124,11 @@ class TensorBatches:
         Seed of the shuffling order (set by the estimator).
     drop_singleton : bool
         Drop a trailing batch of one sample: BatchNorm cannot train on it.
+
+    Notes
+    -----
+    :meth:`shard` makes it yield one process's share of every epoch for
+    data-parallel training (see :mod:`skganomaly._accelerate`).
     """
 
     def __init__(self, dataset, batch_size=64, shuffle=False, seed=None,
@@ -122,6 +136,7 @@ class TensorBatches:
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
+        self.seed = seed
         self.generator = torch.Generator()
         if seed is None:
             self.generator.seed()
@@ -129,15 +144,45 @@ class TensorBatches:
             self.generator.manual_seed(int(seed))
         self.drop_singleton = drop_singleton
         self.tensor = _sliceable_tensor(dataset)
+        self.num_shards, self.shard_index = 1, 0
+
+    def shard(self, index, count):
+        """Yield only shard ``index`` of ``count`` (one per process) from now on.
+
+        Every process must draw the same order (same ``seed``). Each epoch's
+        order is cut into steps of ``count`` consecutive batches of
+        ``batch_size`` rows and shard ``index`` takes the ``index``-th batch
+        of every step, so the shards partition the epoch. The order is
+        extended by wrapping around to a whole number of steps: every shard
+        gets the same number of full batches (no process waits for another
+        at the end of an epoch, and no batch has a single sample); up to
+        ``count * batch_size - 1`` rows of the epoch's start are seen twice.
+        """
+        if count > 1 and self.shuffle and self.seed is None:
+            raise ValueError("Sharding a shuffled TensorBatches needs a seed: every "
+                             "process must draw the same order.")
+        self.num_shards, self.shard_index = int(count), int(index)
+        return self
 
     def __len__(self):
         n = len(self.dataset)
+        if self.num_shards > 1:
+            return -(-n // (self.batch_size * self.num_shards))
         n_batches = -(-n // self.batch_size)
         if self.drop_singleton and n > 1 and n % self.batch_size == 1:
             n_batches -= 1
         return n_batches
 
+    def _order(self):
+        n = len(self.dataset)
+        if self.shuffle:
+            return torch.randperm(n, generator=self.generator)
+        return torch.arange(n)
+
     def __iter__(self):
+        if self.num_shards > 1:
+            yield from self._shard_batches()
+            return
         if self.tensor is None:
             loader = torch.utils.data.DataLoader(
                 self.dataset, batch_size=self.batch_size, shuffle=self.shuffle,
@@ -149,9 +194,7 @@ class TensorBatches:
         if self.shuffle:
             # Gather batch by batch: a gather of the whole set per epoch
             # would hold a second copy of the training data.
-            order = torch.randperm(len(X), generator=self.generator)
-            if isinstance(X, torch.Tensor):
-                order = order.to(X.device)
+            order = self._on_device(self._order())
         n = len(X)
         for start in range(0, n, self.batch_size):
             stop = start + self.batch_size
@@ -159,6 +202,25 @@ class TensorBatches:
             if self.drop_singleton and len(Xb) == 1 and n > 1:
                 return
             yield Xb, None
+
+    def _shard_batches(self):
+        order = self._order()
+        steps = len(self)
+        total = steps * self.batch_size * self.num_shards
+        order = order.repeat(-(-total // len(order)))[:total]
+        rows = order.view(steps, self.num_shards, self.batch_size)[:, self.shard_index]
+        if self.tensor is None:
+            yield from torch.utils.data.DataLoader(self.dataset,
+                                                   batch_sampler=rows.tolist())
+            return
+        for batch_rows in self._on_device(rows):
+            yield self.tensor[batch_rows], None
+
+    def _on_device(self, index):
+        # Index a GPU-resident training tensor with a GPU index.
+        if isinstance(self.tensor, torch.Tensor):
+            return index.to(self.tensor.device)
+        return index
 
 
 def _sliceable_tensor(dataset):
@@ -339,28 +401,49 @@ class GANomalyNet(NeuralNet):
 
     # -- steps --------------------------------------------------------------
 
+    def backward(self, loss):
+        """Back-propagate ``loss`` (``accelerator.backward`` in
+        :class:`~skganomaly._accelerate.AcceleratedGANomalyNet`)."""
+        loss.backward()
+
+    def reduce_losses(self, losses):
+        """A batch's losses as the history records them and the training
+        decisions (divergence, discriminator re-initialisation, callbacks)
+        see them: a 1-D tensor, returned as it is. Data-parallel subclasses
+        return the mean over processes, so that every process decides alike."""
+        return losses
+
+    def generator_step_discriminator(self):
+        """The discriminator that the generator step runs (its weights are not
+        updated there): ``discriminator_``. Data-parallel subclasses return the
+        module inside the wrapper that synchronises gradients, so the
+        generator's backward pass starts no discriminator synchronisation."""
+        return self.discriminator_
+
     def train_step(self, batch, **fit_params):
         """One generator step, then one discriminator step (paper's order)."""
         self._set_training(True)
         Xi, _ = unpack_data(batch)
         x = self.prepare_input(Xi)
         disc = self.discriminator_
+        disc_g = self.generator_step_discriminator()
 
         # Generator: make the reconstruction look real to D (feature
         # matching), reconstruct x, and keep z_hat close to z.
         with self.autocast():
             x_hat, z, z_hat = self.infer(x, **fit_params)
-            real_logits, real_features = disc(x)
-            gen_logits, fake_features = disc(x_hat)
+            real_logits, real_features = disc_g(x)
+            gen_logits, fake_features = disc_g(x_hat)
         # Losses in float32 whatever the precision of the forward pass.
         x_hat, z, z_hat = x_hat.float(), z.float(), z_hat.float()
         adv, con, enc = self.generator_losses(
             x, x_hat, z, z_hat, real_features.detach().float(), fake_features.float(),
             fake_logits=gen_logits.float())
         loss = self.weighted_generator_loss(adv, con, enc)
-        self._check_finite(loss, "generator")
+        g_values = self.reduce_losses(torch.stack([loss, adv, con, enc]).detach())
+        self._check_finite(g_values[0], "generator")
         self.optimizer_.zero_grad(set_to_none=True)
-        loss.backward()
+        self.backward(loss)
         self.notify("on_grad_computed",
                     named_parameters=list(self.module_.named_parameters()),
                     batch=batch, training=True)
@@ -371,16 +454,19 @@ class GANomalyNet(NeuralNet):
         with self.autocast():
             fake_logits, _ = disc(x_hat.detach())
         loss_d = self.discriminator_loss(real_logits.float(), fake_logits.float())
-        self._check_finite(loss_d, "discriminator")
+        d_value = self.reduce_losses(loss_d.detach()[None])
+        self._check_finite(d_value[0], "discriminator")
         self.optimizer_discriminator_.zero_grad(set_to_none=True)
-        loss_d.backward()
+        self.backward(loss_d)
         self.optimizer_discriminator_.step()
-        if loss_d.item() < D_COLLAPSE:
-            self.reinitialize_discriminator()
 
-        for name, value in [("adv", adv), ("con", con), ("enc", enc), ("d", loss_d)]:
-            self.history.record_batch(f"train_loss_{name}", value.item())
-        return {"loss": loss.detach(), "y_pred": x_hat.detach()}
+        # One transfer to the host for every recorded value.
+        _, *parts, d = torch.cat([g_values, d_value]).tolist()
+        if d < D_COLLAPSE:
+            self.reinitialize_discriminator()
+        for name, value in zip(["adv", "con", "enc", "d"], [*parts, d]):
+            self.history.record_batch(f"train_loss_{name}", value)
+        return {"loss": g_values[0], "y_pred": x_hat.detach()}
 
     def validation_step(self, batch, **fit_params):
         """Generator loss and anomaly score on held-out normal rows, in
@@ -400,8 +486,9 @@ class GANomalyNet(NeuralNet):
             loss = self.weighted_generator_loss(*parts)
             with self.autocast():
                 score = self.latent_errors(x, x_hat, z, z_hat).mean()
+            loss, score = self.reduce_losses(torch.stack([loss.double(), score]))
         self.history.record_batch("valid_score", score.item())
-        return {"loss": loss, "y_pred": x_hat}
+        return {"loss": loss.float(), "y_pred": x_hat}
 
     def _check_finite(self, loss, which):
         if not torch.isfinite(loss):

@@ -5,12 +5,12 @@
 ``manifest.json``
     format name and version, the versions of skganomaly, torch and
     scikit-learn that wrote it, the estimator's parameters (without
-    ``callbacks``), the fitted attributes (``offset_``, ``n_features_in_``,
-    ``feature_names_in_``, ``sample_shape_``, ``n_iter_``, ``device_``,
-    ``precision_``, and under ``extra`` any other public fitted attribute
-    that is a number, a string or a numeric array), the input scaling (shift
-    and scale as lists of floats, exact in JSON), the training history, and
-    for each weight file its size and SHA-256;
+    ``callbacks`` and ``accelerator``), the fitted attributes (``offset_``,
+    ``n_features_in_``, ``feature_names_in_``, ``sample_shape_``, ``n_iter_``,
+    ``device_``, ``precision_``, and under ``extra`` any other public fitted
+    attribute that is a number, a string or a numeric array), the input
+    scaling (shift and scale as lists of floats, exact in JSON), the training
+    history, and for each weight file its size and SHA-256;
 ``generator.pt``, ``discriminator.pt``
     the networks' ``state_dict`` (CPU tensors) written by ``torch.save``.
 
@@ -173,6 +173,10 @@ def _params_to_json(detector):
                     "set_params before refitting.",
                     UserWarning, stacklevel=4,
                 )
+            continue
+        if name == "accelerator":
+            # A handle on the training session, not a setting: the loaded
+            # detector has accelerator=None and runs on its device_.
             continue
         if isinstance(value, torch.device):
             value = str(value)

@@ -194,3 +194,42 @@ def test_detector_refresh_batchnorm_changes_scores_but_not_their_independence(ti
     assert not np.allclose(scores, plain.score_samples(blobs))
     single = np.array([refreshed.score_samples(blobs[i:i + 1])[0] for i in range(5)])
     np.testing.assert_allclose(single, scores[:5], rtol=1e-5)
+
+
+def rows_of(batch):
+    xb = batch[0] if isinstance(batch, (list, tuple)) else batch
+    return xb[:, 0].long().tolist()
+
+
+@pytest.mark.parametrize("sliceable", [True, False])
+def test_shards_partition_every_epoch_into_equal_full_batches(sliceable):
+    X = torch.arange(50.0).reshape(50, 1)
+    dataset = Dataset(X) if sliceable else torch.utils.data.TensorDataset(X)
+    shards = [TensorBatches(dataset, batch_size=4, shuffle=True, seed=3).shard(i, 3)
+              for i in range(3)]
+    reference = TensorBatches(Dataset(X), batch_size=4, shuffle=True, seed=3).shard(0, 3)
+    epochs = []
+    for _ in range(2):
+        batches = [[rows_of(b) for b in shard] for shard in shards]
+        # 50 rows, steps of 3 x 4: 5 full batches on every shard; the 10 rows
+        # that complete the last step come round again from the epoch's start.
+        assert [len(b) for b in batches] == [5, 5, 5] == [len(s) for s in shards]
+        assert all(len(rows) == 4 for shard in batches for rows in shard)
+        seen = [r for shard in batches for rows in shard for r in rows]
+        assert sorted(set(seen)) == list(range(50)) and len(seen) == 60
+        # Step k of the epoch is batch k of shard 0, then of shard 1, ...
+        order = [r for k in range(5) for i in range(3) for r in batches[i][k]]
+        assert order[50:] == order[:10]
+        assert [rows_of(b) for b in reference] == batches[0]
+        epochs.append(order)
+    assert epochs[0] != epochs[1]  # a new order every epoch
+
+
+def test_one_shard_is_the_plain_iterator_and_unseeded_sharding_is_refused():
+    X = torch.randn(37, 2)
+    plain = [b[0] for b in TensorBatches(Dataset(X), batch_size=8, shuffle=True, seed=1)]
+    one = [b[0] for b in TensorBatches(Dataset(X), batch_size=8, shuffle=True,
+                                       seed=1).shard(0, 1)]
+    assert all(torch.equal(a, b) for a, b in zip(plain, one)) and len(plain) == len(one)
+    with pytest.raises(ValueError, match="needs a seed"):
+        TensorBatches(Dataset(X), batch_size=8, shuffle=True).shard(0, 2)
