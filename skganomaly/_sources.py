@@ -136,17 +136,23 @@ class DatasetRows:
     def __getitem__(self, index):
         if isinstance(index, slice):
             index = range(len(self))[index]
-        samples = [self._sample(i) for i in index]
-        for i, sample in zip(index, samples):
+        # Copy each item into one preallocated batch as it is read: no list
+        # of per-item arrays stays alive to fragment the heap.
+        rows = None
+        for j, i in enumerate(index):
+            sample = self._sample(i)
             if sample.shape != self.item_shape:
                 raise ValueError(
                     f"Item {int(i)} of the Dataset has shape {sample.shape}, but "
                     f"item 0 has shape {self.item_shape}: all samples must have "
                     "one shape."
                 )
-        rows = (np.stack(samples) if samples
-                else np.empty((0, *self.item_shape), dtype=self.dtype))
-        return _check_rows(rows.reshape(len(samples), self.shape[1]))
+            if rows is None:
+                rows = np.empty((len(index), *self.item_shape), dtype=self.dtype)
+            rows[j] = sample
+        if rows is None:
+            rows = np.empty((0, *self.item_shape), dtype=self.dtype)
+        return _check_rows(rows.reshape(len(rows), self.shape[1]))
 
 
 class ScaledRows:
