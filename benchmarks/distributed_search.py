@@ -69,8 +69,8 @@ def split_scores(search):
 
 
 def timed_searches(repeats, X, y, n_jobs=None, backend=None):
-    """Wall time of each search, and the scores of the last one."""
-    times = []
+    """Wall time and validation scores of each search."""
+    times, scores = [], []
     for _ in range(repeats):
         start = time.perf_counter()
         if backend is None:
@@ -79,7 +79,8 @@ def timed_searches(repeats, X, y, n_jobs=None, backend=None):
             with parallel_config(backend=backend):
                 search = make_search(n_jobs).fit(X, y)
         times.append(time.perf_counter() - start)
-    return times, split_scores(search)
+        scores.append(split_scores(search))
+    return times, scores
 
 
 def run_sequential(repeats, X, y):
@@ -122,6 +123,30 @@ def run_ray(repeats, X, y):
                 scores=scores)
 
 
+def spin(n=20_000_000):
+    """Pure-Python work for one core, in seconds."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(n):
+        total += i
+    return time.perf_counter() - start
+
+
+def free_cores():
+    """How many cores this machine gives now: the throughput of two
+    processes spinning at once over that of one (2 on an idle 2-core
+    machine, 1 when other jobs leave about one core free)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    one = spin()
+    with ProcessPoolExecutor(2) as pool:
+        list(pool.map(time.sleep, [0.1, 0.1]))  # start both processes first
+        start = time.perf_counter()
+        list(pool.map(spin, [20_000_000] * 2))
+        both = time.perf_counter() - start
+    return 2 * one / both
+
+
 def versions(names):
     out = [f"python {platform.python_version()}",
            f"skganomaly {skganomaly.__version__}", f"torch {torch.__version__}"]
@@ -137,14 +162,15 @@ def versions(names):
 def table(rows, reference):
     repeats = len(rows[0]["times"])
     head = ["run", "start-up (s)"] + [f"search {i + 1} (s)" for i in range(repeats)]
-    head += ["speed-up, last search", "scores = sequential"]
+    head += ["speed-up, last search", "scores = sequential (every search)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         cells = [row["run"], f"{row['startup']:.1f}"]
         cells += [f"{t:.1f}" for t in row["times"]]
         cells.append(f"{reference['times'][-1] / row['times'][-1]:.2f}x")
-        cells.append("yes" if np.array_equal(row["scores"], reference["scores"])
-                     else "**no**")
+        same = all(np.array_equal(scores, reference["scores"][0])
+                   for scores in row["scores"])
+        cells.append("yes" if same else "**no**")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -161,6 +187,7 @@ def main(argv=None):
     torch.set_num_threads(1)
     X, y = data()
     load_before = os.getloadavg()[0]
+    cores_before = free_cores()
     rows = [run_sequential(args.repeats, X, y)]
     print(f"{rows[-1]['run']}: {rows[-1]['times']}", flush=True)
     rows.append(run_dask(args.repeats, X, y))
@@ -169,6 +196,7 @@ def main(argv=None):
         rows.append(run_ray(args.repeats, X, y))
         print(f"{rows[-1]['run']}: {rows[-1]['times']}", flush=True)
     load_after = os.getloadavg()[0]
+    cores_after = free_cores()
 
     text = "\n".join([
         "# Distributed grid search: sequential vs Dask vs Ray",
@@ -177,7 +205,9 @@ def main(argv=None):
         f"- command: `python -m benchmarks.distributed_search"
         f"{' ' + ' '.join(sys.argv[1:]) if argv is None and sys.argv[1:] else ''}`",
         f"- machine: {cpu_model()}, {os.cpu_count()} cores; load average (1 min) "
-        f"{load_before:.1f} before, {load_after:.1f} after",
+        f"{load_before:.1f} before, {load_after:.1f} after; cores free for this "
+        f"run (two spinning processes' throughput over one's): "
+        f"{cores_before:.1f} before, {cores_after:.1f} after",
         f"- versions: {versions(['sklearn', 'joblib', 'dask', 'distributed', 'ray'])}",
         f"- search: digits (half of the rows, digit 8 = anomaly, {len(X)} rows), "
         "GANomalyDetector(image_shape=(8, 8), n_filters=32, random_state=0), grid latent_dim "
@@ -190,7 +220,8 @@ def main(argv=None):
         "includes what each new worker process pays once (imports, first "
         "kernels); Ray's joblib backend starts new worker processes for every "
         "search, so it pays this again each time. Speed-up: sequential time of "
-        "the last search over this run's.",
+        "the last search over this run's; two workers can reach at most the "
+        "number of free cores above.",
         "",
     ])
     print(text)
