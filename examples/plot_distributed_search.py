@@ -51,12 +51,16 @@ search = GridSearchCV(
 # One thread per worker, and torch told so: small networks train fastest on
 # one thread, and a worker running two fits in two threads would let them
 # share torch's global random state, so seeded fits would no longer be
-# reproducible. Worker *processes* import the script that starts them
-# again, as Python's ``multiprocessing`` does, hence the
+# reproducible. This process uses one torch thread too, so that its fits
+# (the final model below) do the same arithmetic as the workers' and do not
+# compete with them for the cores. Worker *processes* import the script
+# that starts them again, as Python's ``multiprocessing`` does, hence the
 # ``if __name__ == "__main__":`` that keeps them from starting clusters of
 # their own.
 import torch
 from distributed import Client, LocalCluster
+
+torch.set_num_threads(1)
 
 if __name__ == "__main__":
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -90,9 +94,9 @@ if __name__ == "__main__":
 # %%
 # Results
 # -------
-# ``cv_results_`` is that of a search run in this process: the same scores,
-# bit for bit, when the workers use one torch thread like this process
-# (skganomaly's tests check this). As in :ref:`the grid search example
+# ``cv_results_`` is that of the same search run in this process: the same
+# scores, bit for bit, since the workers and this process use one torch
+# thread each (skganomaly's tests check this). As in :ref:`the grid search example
 # <sphx_glr_auto_examples_plot_grid_search.py>`, only the large code trained
 # for 15 epochs ranks the eights above the other digits (AUC above 0.5) on
 # these small folds.
