@@ -1,7 +1,7 @@
 """
-==========================================
+=============================
 Grid search on a Dask cluster
-==========================================
+=============================
 
 A grid search fits one detector per candidate and fold, and these fits are
 independent: work to spread over the workers of a cluster. joblib, which
