@@ -228,7 +228,8 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
     device : str, default='auto'
         ``'auto'`` (CUDA when available, else CPU), ``'cpu'``, ``'cuda'`` or
         ``'cuda:<index>'``. A model fitted on a GPU can be unpickled on a
-        CPU-only machine.
+        CPU-only machine (a Dask or Ray worker, say): it then scores on the
+        CPU and ``device_`` says ``'cpu'``.
 
     precision : {'auto', 'fp32', 'bf16'}, default='auto'
         Arithmetic of the networks. ``'bf16'`` runs them under bfloat16
@@ -324,7 +325,9 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         and 0 and 1 (raw errors) otherwise.
 
     device_ : str
-        The device the model was trained on.
+        The device the networks are on: the one the model was trained on,
+        or the one it was loaded on (:meth:`load`, or unpickling a model
+        trained on a GPU where there is none, which puts it on the CPU).
 
     precision_ : str
         The arithmetic used, ``'fp32'`` or ``'bf16'`` (see ``precision``).
@@ -1079,6 +1082,16 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         if state.get("accelerator") is not None:
             state["accelerator"] = None
         return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        net = self.__dict__.get("net_")
+        if net is not None and "device_" in self.__dict__:
+            # skorch puts a net whose device is missing here (a model trained
+            # on a GPU, unpickled on a CPU-only machine or worker) on the CPU,
+            # with a DeviceWarning: say where the model now is, so that a
+            # warm_start fit continues there instead of asking for CUDA.
+            self.device_ = str(net.device)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -8,6 +8,7 @@ pickle and joblib round trip                        identical scores, ``offset_`
 ``save`` then ``load`` (tabular, DataFrame, image)  identical scores, params, attributes
 ``callbacks`` set when saving                       ``UserWarning``; loaded with ``None``
 model trained on CUDA, loaded on a CPU-only host    loads on the CPU (``map_location``)
+model trained on CUDA, unpickled on a CPU-only host on the CPU, ``device_ == 'cpu'``
 not a zip / truncated / empty file                  ``ValueError`` "not a skganomaly ..."
 unknown format version                              ``ValueError`` "format version"
 weight blob altered (manifest unchanged)            ``ValueError`` "SHA-256 ... altered"
@@ -33,6 +34,7 @@ import pandas as pd
 import pytest
 import torch
 from skorch.callbacks import EarlyStopping
+from skorch.exceptions import DeviceWarning
 
 import skganomaly
 from skganomaly import GANomalyDetector
@@ -219,6 +221,24 @@ def test_cuda_trained_model_loads_on_a_cpu_only_machine(fitted, X, tmp_path):
     np.testing.assert_array_equal(loaded.score_samples(X), fitted.score_samples(X))
     with pytest.raises(ValueError, match="CUDA is not available"):
         GANomalyDetector.load(path, device="cuda")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a CPU-only machine")
+def test_cuda_trained_model_unpickles_on_a_cpu_only_machine(X):
+    # A pickle of a model trained on a GPU (as a Dask or Ray worker receives
+    # it): skorch maps the weights to the CPU; device_ must follow, or a
+    # warm_start fit would ask for CUDA.
+    det = GANomalyDetector(**TINY).fit(X)
+    expected = det.score_samples(X)
+    det.device_ = det.net_.device = "cuda:0"
+    with pytest.warns(DeviceWarning, match="(?i)cuda"):
+        loaded = pickle.loads(pickle.dumps(det))
+    assert loaded.device_ == "cpu"
+    assert all(p.device.type == "cpu" for p in loaded.net_.module_.parameters())
+    np.testing.assert_array_equal(loaded.score_samples(X), expected)
+    loaded.set_params(warm_start=True, max_epochs=1).fit(X)
+    assert loaded.n_iter_ == 3 and loaded.device_ == "cpu"
+    assert not torch.cuda.is_initialized()
 
 
 # -- refused files ---------------------------------------------------------------------
