@@ -373,7 +373,8 @@ def _load(cls, path, device):
     # Building the networks draws initial weights: keep the caller's global
     # torch random state as it was.
     with torch.random.fork_rng(devices=[]):
-        net = detector._make_net(fitted["sample_shape_"], device, seed=0)
+        # epochs: skorch's own max_epochs, unused (fit passes its epochs).
+        net = detector._make_net(fitted["sample_shape_"], device, seed=0, epochs=0)
         net.initialize()
     for name, module in [("generator", net.module_),
                          ("discriminator", net.discriminator_)]:

@@ -369,3 +369,18 @@ def test_refreshed_batchnorm_repairs_the_inverted_score_of_a_short_training():
         refresh_batchnorm=refresh, **params).fit(X_train).score_samples(X_test))
         for refresh in (False, True)}
     assert aucs[False] < 0.2 and aucs[True] > 0.95
+
+
+def test_auto_epochs_train_at_least_the_minimum_number_of_steps(tiny, blobs, monkeypatch):
+    import skganomaly._detector as detector_module
+
+    det = tiny(max_epochs="auto", batch_size=32)
+    # 15 epochs (the paper's), or more when an epoch has few batches.
+    assert det._epochs(108) == max(15, -(-1000 // 4)) == 250
+    assert det._epochs(32 * 1000) == 15
+    assert det._epochs(32 * 50 + 1) == 20  # 51 batches: ceil(1000 / 51)
+    monkeypatch.setattr(detector_module, "AUTO_MIN_STEPS", 100)
+    det.fit(blobs)  # 108 training rows after the 10 % hold-out: 4 batches
+    assert det.n_iter_ == 25
+    # 108 rows in batches of 64: 2 batches, 50 epochs for 100 steps.
+    assert tiny(max_epochs="auto", batch_size=64).fit(blobs).n_iter_ == 50
