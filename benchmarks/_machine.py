@@ -13,3 +13,12 @@ def cpu_model():
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def status_kib(field):
+    """A memory field of /proc/self/status (VmRSS, VmHWM, RssAnon, ...) in KiB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)

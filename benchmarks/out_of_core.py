@@ -32,16 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._machine import cpu_model, status_kib
+
 RESULTS = Path(__file__).parent / "results"
 SOURCES = ("memmap", "dataset", "in-memory")
-
-
-def _status_kib(field):
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
 
 
 class PeakSampler(threading.Thread):
@@ -53,13 +47,13 @@ class PeakSampler(threading.Thread):
 
     def run(self):
         while not self._stop_event.is_set():
-            self.peak_kib = max(self.peak_kib, _status_kib("RssAnon"))
+            self.peak_kib = max(self.peak_kib, status_kib("RssAnon"))
             time.sleep(self.interval)
 
     def stop(self):
         self._stop_event.set()
         self.join()
-        self.peak_kib = max(self.peak_kib, _status_kib("RssAnon"))
+        self.peak_kib = max(self.peak_kib, status_kib("RssAnon"))
 
 
 def child(source, path, batch_size):
@@ -75,7 +69,7 @@ def child(source, path, batch_size):
     GANomalyDetector(**params).fit(np.array(head[:2000])).score_samples(
         np.array(head[:300]))
     del head
-    baseline = _status_kib("RssAnon")
+    baseline = status_kib("RssAnon")
     sampler = PeakSampler()
     sampler.start()
     if source == "in-memory":
@@ -141,7 +135,6 @@ def main():
     import sklearn
     import torch
 
-    from benchmarks._machine import cpu_model
 
     rows = []
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:

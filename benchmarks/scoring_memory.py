@@ -16,15 +16,9 @@ import time
 import numpy as np
 import torch
 
+from _machine import status_kib
+
 from skganomaly import GANomalyDetector
-
-
-def status_kib(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
 
 
 def reset_peak():

@@ -391,7 +391,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
     target)`` pairs whose target is ignored) is read on demand in every
     method: rows are read, validated and scaled one chunk or batch at a
     time, never all at once. Results equal those of the same data in
-    memory. Fitting and scoring a memmap four times larger than the memory
+    memory. Fitting and scoring a memmap 3.8 times larger than the memory
     the process may allocate is tested; see the Scaling page of the
     documentation for measured peak memory.
 
