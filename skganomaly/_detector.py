@@ -17,7 +17,7 @@ from ._callbacks import EpochCheckpoint, restore_state
 from ._input import InputScaler, flatten_samples, resolve_sample_shape
 from ._net import (GANomalyNet, SkipGANomalyNet, TensorBatches, TrainValid,
                    resolve_precision)
-from ._networks import Discriminator, Generator, SkipGenerator
+from ._networks import Discriminator, Generator, SkipGenerator, working_image_size
 from ._persistence import load_detector, save_detector
 from ._sources import ScaledRows, as_row_source, chunk_rows
 
@@ -31,6 +31,9 @@ AUTO_FALSE_ALARM_RATE = 0.05
 #: optimizer steps on small training sets.
 AUTO_EPOCHS = 15
 AUTO_MIN_STEPS = 1000
+
+#: ``min_image_size="auto"`` with ``generator='ganomaly'``.
+AUTO_MIN_IMAGE_SIZE = 16
 
 #: Batch size used for scoring: inference needs no gradients, so larger
 #: batches than in training are cheap and faster.
@@ -146,6 +149,25 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         from the data. Images of any size are padded internally to a square,
         power-of-two canvas (at least 8x8); scores and outputs never depend
         on that padding.
+
+    min_image_size : int, "auto" or None, default="auto"
+        Images whose longer side is shorter than this are upsampled
+        (bilinear, aspect ratio kept) so that it equals ``min_image_size``
+        before the networks see them, and the networks (training losses
+        included) work at that size, as the paper resizes its inputs to
+        32x32. Reconstructions and reconstruction errors are averaged back
+        down to the input's size, so :meth:`reconstruct` and
+        :meth:`anomaly_map` keep the shape of ``X``. ``"auto"``: 16 with
+        ``generator='ganomaly'``; no resizing with ``generator='skip'``,
+        whose U-Net passes more of an anomaly through its skip connections
+        at 16x16 (on the test suite's ramp images: ROC AUC 0.84 at 16x16,
+        1.0 at 8x8). ``None`` never resizes. Ignored for tabular data.
+
+        Why: on an 8x8 image the paper's DCGAN encoder is one convolution
+        without BatchNorm; at 16x16 it has the paper's structure in small.
+        On sklearn's 8x8 digits the mean ROC AUC rises from 0.912 to 0.952
+        on the development seed (0.925 to 0.942 on the reported seeds), for
+        about 4x the compute; 32 did no better (see the Benchmarks page).
 
     max_epochs : int or "auto", default="auto"
         Number of passes over the training data. ``"auto"`` trains the
@@ -430,6 +452,8 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
         "n_filters": [Interval(Integral, 1, None, closed="left")],
         "image_shape": [tuple, list, None],
+        "min_image_size": [Interval(Integral, 1, None, closed="left"),
+                           StrOptions({"auto"}), None],
         "max_epochs": [Interval(Integral, 0, None, closed="left"),
                        StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
@@ -463,6 +487,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         latent_dim=100,
         n_filters=64,
         image_shape=None,
+        min_image_size="auto",
         max_epochs="auto",
         batch_size=64,
         lr=2e-4,
@@ -488,6 +513,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         self.latent_dim = latent_dim
         self.n_filters = n_filters
         self.image_shape = image_shape
+        self.min_image_size = min_image_size
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -707,6 +733,13 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
 
         return accelerator_precision(self.accelerator, self.precision)
 
+    @property
+    def _min_image_size(self):
+        size = self.min_image_size
+        if size == "auto":
+            return AUTO_MIN_IMAGE_SIZE if self.generator == "ganomaly" else None
+        return None if size is None else int(size)  # numpy ints too
+
     def _make_net(self, sample_shape, device, seed, epochs):
         # The checkpoint comes first: it must see each epoch end before any
         # user callback may stop training.
@@ -722,13 +755,17 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
 
             net_class = accelerated_net_class(net_class)
             accelerated = dict(accelerator=self.accelerator)
+        channels, *size = sample_shape
+        work_shape = sample_shape
+        if len(sample_shape) == 3:
+            work_shape = (channels, *working_image_size(*size, self._min_image_size))
         return net_class(
             module=SkipGenerator if skip else Generator,
-            module__sample_shape=sample_shape,
+            module__sample_shape=work_shape,
             module__latent_dim=int(self.latent_dim),  # bool / numpy ints too
             module__n_filters=int(self.n_filters),
             discriminator=Discriminator,
-            discriminator__sample_shape=sample_shape,
+            discriminator__sample_shape=work_shape,
             discriminator__n_filters=int(self.n_filters),
             optimizer=torch.optim.Adam,
             optimizer__betas=betas,
@@ -739,6 +776,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
             w_con=self.w_con,
             w_enc=self.w_enc,
             precision=self.precision_,
+            image_size=tuple(work_shape[1:]) if work_shape != sample_shape else None,
             max_epochs=epochs,
             batch_size=self.batch_size,
             iterator_train=TensorBatches,
@@ -1104,6 +1142,9 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         return state
 
     def __setstate__(self, state):
+        # Pickled before min_image_size existed: those networks were built
+        # without resizing.
+        state.setdefault("min_image_size", None)
         super().__setstate__(state)
         net = self.__dict__.get("net_")
         if net is not None and "device_" in self.__dict__:

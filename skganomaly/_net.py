@@ -26,7 +26,7 @@ from skorch.dataset import Dataset, unpack_data
 from skorch.utils import to_tensor
 from torch import nn
 
-from ._networks import Discriminator, Generator, weights_init
+from ._networks import Discriminator, Generator, resize_images, weights_init
 from ._sources import ScaledRows
 
 __all__ = ["GANomalyNet", "SkipGANomalyNet", "TensorBatches", "TrainValid",
@@ -251,6 +251,13 @@ class GANomalyNet(NeuralNet):
         ``"bf16"`` runs the networks under ``torch.autocast`` with bfloat16
         (and image modules in ``channels_last`` memory format); losses,
         optimizer states and weights stay float32.
+    image_size : tuple of int or None
+        ``(H, W)`` the networks work at: image batches of another size are
+        resized to it as they come in (:meth:`prepare_input`), so training
+        losses are computed at this size. Reconstructions handed out
+        (:meth:`forward_batches`) and reconstruction errors
+        (:meth:`error_batches`) are resized back to the size of the batches
+        given. ``None``: images are used at their own size.
     **kwargs
         Passed to :class:`skorch.NeuralNet`.
 
@@ -267,9 +274,10 @@ class GANomalyNet(NeuralNet):
     def __init__(self, module, *args, discriminator=Discriminator,
                  optimizer_discriminator=torch.optim.Adam,
                  w_adv=1.0, w_con=50.0, w_enc=1.0, precision="fp32",
-                 criterion=nn.L1Loss, **kwargs):
+                 image_size=None, criterion=nn.L1Loss, **kwargs):
         self.discriminator = discriminator
         self.precision = precision
+        self.image_size = image_size
         self.optimizer_discriminator = optimizer_discriminator
         self.w_adv = w_adv
         self.w_con = w_con
@@ -317,8 +325,11 @@ class GANomalyNet(NeuralNet):
         return torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16)
 
     def prepare_input(self, Xi):
-        """Move a batch to the device (NHWC for bf16 image models)."""
+        """Move a batch to the device, resized to ``image_size`` (NHWC for
+        bf16 image models)."""
         x = to_tensor(Xi, device=self.device)
+        if self.image_size is not None and x.ndim == 4:
+            x = resize_images(x, self.image_size)
         if self._channels_last and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
@@ -547,9 +558,10 @@ class GANomalyNet(NeuralNet):
             for xb in batches:
                 x = self.prepare_input(xb)
                 x_hat, z, z_hat = self.module_(x)
+                x_in = to_tensor(xb, device=self.device)
                 errors.append(torch.stack([
                     self.latent_errors(x, x_hat, z, z_hat),
-                    self.reconstruction_errors(x, x_hat),
+                    self.reconstruction_errors(x_in, self._at_size_of(x_hat, x_in)),
                 ], dim=1).cpu().numpy())
         if not errors:
             return np.empty((0, 2), dtype=np.float64)
@@ -562,9 +574,18 @@ class GANomalyNet(NeuralNet):
         outs = []
         with torch.inference_mode(), self.autocast():
             for xb in batches:
-                outs.append([t.float().cpu().contiguous()
-                             for t in self.module_(self.prepare_input(xb))])
+                x_hat, z, z_hat = self.module_(self.prepare_input(xb))
+                x_hat = self._at_size_of(x_hat, xb)
+                outs.append([t.float().cpu().contiguous() for t in (x_hat, z, z_hat)])
         return tuple(torch.cat(parts) for parts in zip(*outs))
+
+    @staticmethod
+    def _at_size_of(x_hat, x):
+        """Reconstructions at the image size of the batch ``x`` given (undoes
+        the resizing of :meth:`prepare_input`)."""
+        if x_hat.ndim != 4 or x_hat.shape[-2:] == x.shape[-2:]:
+            return x_hat
+        return resize_images(x_hat, x.shape[-2:])
 
 
 class SkipGANomalyNet(GANomalyNet):

@@ -7,7 +7,9 @@ Two backbones are provided:
 * the DCGAN convolutional networks of the paper, for images of shape
   ``(C, H, W)``. Images of any size are padded (centred) to the next power of
   two of at least 8 inside the modules, and outputs are cropped back, so
-  callers never see the padded size;
+  callers never see the padded size. (Images smaller than the detector's
+  ``min_image_size`` are upsampled before they reach the modules:
+  :func:`working_image_size`, :func:`resize_images`.)
 * multi-layer perceptrons for tabular rows of shape ``(n_features,)``.
 """
 
@@ -22,6 +24,8 @@ __all__ = [
     "SkipGenerator",
     "build_networks",
     "padded_image_size",
+    "resize_images",
+    "working_image_size",
     "weights_init",
 ]
 
@@ -37,6 +41,31 @@ def padded_image_size(height, width):
     """
     side = max(int(height), int(width), 8)
     return 1 << math.ceil(math.log2(side))
+
+
+def working_image_size(height, width, min_image_size=None):
+    """``(height, width)`` of an image upsampled so that its longer side is
+    at least ``min_image_size``, aspect ratio kept (unchanged when the image
+    is large enough or ``min_image_size`` is None)."""
+    height, width = int(height), int(width)
+    longer = max(height, width)
+    if min_image_size is None or longer >= min_image_size:
+        return height, width
+    scale = min_image_size / longer
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize_images(x, size):
+    """``(N, C, H, W)`` images resized to ``size``: bilinear when enlarging,
+    averages over areas when shrinking (which inverts a nearest-neighbour
+    enlargement exactly and keeps each image's mean)."""
+    size = tuple(int(s) for s in size)
+    if tuple(x.shape[-2:]) == size:
+        return x
+    if size[0] >= x.shape[-2] and size[1] >= x.shape[-1]:
+        return nn.functional.interpolate(x, size=size, mode="bilinear",
+                                         align_corners=False)
+    return nn.functional.interpolate(x, size=size, mode="area")
 
 
 class PadCrop(nn.Module):

@@ -332,6 +332,9 @@ def _load(cls, path, device):
             f"it sets parameters this version of {cls.__name__} does not have: "
             f"{unknown or ['callbacks']}. Upgrade skganomaly "
             f"(the file was written by {manifest.get('skganomaly_version')!r}).")
+    # Files written before min_image_size existed hold networks built
+    # without resizing.
+    params = {"min_image_size": None, **params}
     if isinstance(params.get("image_shape"), list):
         params = {**params, "image_shape": tuple(params["image_shape"])}
     detector = cls(**params)

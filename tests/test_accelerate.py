@@ -95,8 +95,7 @@ def test_bf16_mixed_precision_on_cpu(tiny, images, generator):
                generator=generator).fit(images)
     assert det.precision_ == "bf16"
     assert det.net_._channels_last  # NHWC images, as with precision="bf16"
-    outlier = np.full((1, 8, 8), 16.0)
-    outlier[0, ::2] = 0.0  # stripes, unlike the uniform noise of training
+    outlier = np.full((1, 8, 8), 16.0)  # flat, unlike the noise of training
     scores = det.score_samples(np.concatenate([images, outlier]))
     assert np.all(np.isfinite(scores))
     assert scores[-1] < np.median(scores[:-1])

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 # benchmarks/ is not an installed package: import it from the repository.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -48,3 +49,23 @@ def test_pca_reconstruction_flags_off_subspace_points():
     model = quality.PCAReconstruction().fit(X)
     inside, outside = X[:5], X[:5] + 5 * rng.normal(size=(5, 6))
     assert np.all(model.score_samples(outside) < model.score_samples(inside).min())
+
+
+@pytest.mark.parametrize("variant, shape", [
+    ("base", (5, 1, 8, 8)), ("tab", (5, 64)), ("pad16", (5, 1, 16, 16)),
+    ("pad32", (5, 1, 32, 32)), ("up16", (5, 1, 16, 16)), ("up32", (5, 1, 32, 32))])
+def test_digits_variants_feed_the_images_as_described(variant, shape):
+    from benchmarks.digits_variants import transform
+
+    X = np.random.RandomState(0).uniform(0, 16, size=(5, 1, 8, 8)).astype(np.float32)
+    out = transform(X, variant)
+    assert out.shape == shape and out.dtype == np.float32
+    if variant.startswith("pad"):
+        border = (shape[-1] - 8) // 2
+        np.testing.assert_array_equal(out[..., border:-border, border:-border], X)
+        assert out.sum() == pytest.approx(X.sum(), rel=1e-6)
+    if variant.startswith("up"):
+        # Bilinear: within the range of the image, each image's mean kept
+        # up to the border effects of half-pixel centres.
+        assert out.min() >= X.min() - 1e-5 and out.max() <= X.max() + 1e-5
+        np.testing.assert_allclose(out.mean(axis=(2, 3)), X.mean(axis=(2, 3)), rtol=0.05)

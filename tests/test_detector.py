@@ -150,6 +150,25 @@ def test_images_of_any_size_and_channels(tiny, shape):
     np.testing.assert_array_equal(det.score_samples(X.reshape(30, -1)), scores)
 
 
+@pytest.mark.parametrize("min_image_size, generator, canvas", [
+    ("auto", "ganomaly", 16), ("auto", "skip", 8), (None, "ganomaly", 8),
+    (32, "ganomaly", 32), (16, "skip", 16)])
+def test_small_images_are_upsampled_for_the_networks(tiny, min_image_size, generator,
+                                                    canvas):
+    X = np.random.RandomState(0).uniform(0, 16, size=(30, 1, 8, 8))
+    det = tiny(max_epochs=1, min_image_size=min_image_size, generator=generator).fit(X)
+    assert det.net_.module_.sample_shape == (1, canvas, canvas)
+    assert det.net_.discriminator_.padcrop.isize == canvas
+    # Callers never see the working canvas.
+    assert det.reconstruct(X).shape == X.shape
+    errors = det.anomaly_map(X)
+    assert errors.shape == X.shape
+    reconstruction = det.set_params(score_type="reconstruction").fit(X)
+    np.testing.assert_allclose(-reconstruction.score_samples(X),
+                               reconstruction.anomaly_map(X).mean(axis=(1, 2, 3)),
+                               rtol=1e-5)
+
+
 def test_flat_rows_with_image_shape_equal_image_stacks(tiny):
     X = np.random.RandomState(0).uniform(0, 16, size=(40, 1, 8, 8))
     flat = tiny(image_shape=(8, 8)).fit(X.reshape(40, -1))

@@ -7,7 +7,9 @@ from skganomaly._networks import (
     Generator,
     build_networks,
     padded_image_size,
+    resize_images,
     weights_init,
+    working_image_size,
 )
 
 
@@ -18,6 +20,17 @@ from skganomaly._networks import (
 )
 def test_padded_image_size_is_smallest_power_of_two_canvas(height, width, expected):
     assert padded_image_size(height, width) == expected
+
+
+@pytest.mark.parametrize(
+    "height, width, min_size, expected",
+    [(8, 8, 16, (16, 16)), (8, 8, 32, (32, 32)), (5, 7, 16, (11, 16)),
+     (7, 5, 16, (16, 11)), (1, 3, 16, (5, 16)), (16, 9, 16, (16, 9)),
+     (28, 28, 16, (28, 28)), (8, 8, None, (8, 8)), (8, 8, 4, (8, 8))],
+)
+def test_working_image_size_upsamples_only_small_images(height, width, min_size,
+                                                        expected):
+    assert working_image_size(height, width, min_size) == expected
 
 
 @pytest.mark.parametrize(
@@ -75,3 +88,19 @@ def test_paper_architecture_for_32x32_images():
                if isinstance(m, torch.nn.ConvTranspose2d)]
     assert [c.out_channels for c in deconvs] == [256, 128, 64, 1]
     assert isinstance(gen.decoder.net[-1], torch.nn.Tanh)
+
+
+
+def test_resize_images_enlarges_bilinearly_and_shrinks_by_area_means():
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 5, 6)
+    up = resize_images(x, (10, 12))
+    assert up.shape == (2, 3, 10, 12)
+    # Bilinear: values stay within each image's range; the mean is kept
+    # up to the border effects of half-pixel centres.
+    assert up.min() >= x.min() and up.max() <= x.max()
+    nearest = torch.nn.functional.interpolate(x, size=(10, 12), mode="nearest")
+    assert torch.allclose(resize_images(nearest, (5, 6)), x, atol=1e-6)
+    assert resize_images(x, (5, 6)) is x
+    flat = torch.full((1, 1, 5, 7), 0.25)
+    assert torch.allclose(resize_images(resize_images(flat, (11, 16)), (5, 7)), flat)

@@ -142,6 +142,25 @@ def test_save_load_dataframe_and_images(tmp_path):
                                   det.score_samples(images.reshape(20, -1)))
 
 
+def test_files_and_pickles_from_before_min_image_size_load_unchanged(tmp_path):
+    # Such models were built for 8x8 images without upsampling: loading must
+    # not rebuild them on a 16x16 canvas.
+    images = np.random.RandomState(0).uniform(0, 16, size=(20, 1, 8, 8))
+    det = GANomalyDetector(**{**TINY, "min_image_size": None}).fit(images)
+    det.save(tmp_path / "new.skgan")
+    old = rewrite(tmp_path / "new.skgan", tmp_path / "old.skgan",
+                  edit_manifest(lambda m: m["params"].pop("min_image_size")))
+    loaded = GANomalyDetector.load(old)
+    assert loaded.min_image_size is None
+    assert_same_model(loaded, det, images)
+
+    del det.min_image_size
+    unpickled = pickle.loads(pickle.dumps(det))
+    assert unpickled.min_image_size is None
+    det.min_image_size = None
+    assert_same_model(unpickled, det, images)
+
+
 def test_loaded_model_can_continue_training(saved, X):
     loaded = GANomalyDetector.load(saved)
     loaded.set_params(warm_start=True, max_epochs=1).fit(X)
