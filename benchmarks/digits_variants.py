@@ -98,7 +98,10 @@ def main(argv=None):
             start = time.perf_counter()
             det = GANomalyDetector(
                 # min_image_size=None: the variant alone decides the image size.
-                min_image_size=None, random_state=args.seed, validation_fraction=0.1,
+                # skorch's EarlyStopping on all held-out rows, as in the logged
+                # runs (they predate the detector's own early_stopping).
+                min_image_size=None, early_stopping=False,
+                random_state=args.seed, validation_fraction=0.1,
                 callbacks=[EarlyStopping(monitor="valid_loss", patience=args.patience,
                                          load_best=True)] if args.patience else None,
             ).fit(X[train])

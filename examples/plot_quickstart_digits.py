@@ -9,7 +9,7 @@ to find the tenth, which it has never seen. The anomaly here is the digit 8;
 the test set. :class:`~sklearn.ensemble.IsolationForest` gets exactly the same
 data for comparison.
 
-This is the demo that the README runs; it takes well under a minute on two CPU
+This is the demo that the README runs; it takes about a minute on two CPU
 cores.
 """
 

@@ -4,11 +4,13 @@ Training curves and early stopping
 ==================================
 
 Every fit records its losses per epoch in ``det.net_.history`` (a skorch
-``History``). This example trains with skorch's
-:class:`~skorch.callbacks.EarlyStopping` watching ``valid_loss``, the
-generator's loss on the held-out rows (``validation_fraction``): **normal**
-data the networks never trained on. Early stopping therefore needs no
-anomalies and no test data.
+``History``). By default the detector stops early on ``valid_loss``, the
+generator's loss on held-out rows (``validation_fraction``): **normal**
+data the networks never trained on, so early stopping needs no anomalies
+and no test data. This example replaces the default rule (patience of
+``n_iter_no_change=5`` epochs) with a skorch
+:class:`~skorch.callbacks.EarlyStopping` of its own, which is how any other
+stopping rule is plugged in.
 """
 
 # %%
@@ -18,6 +20,8 @@ anomalies and no test data.
 # improvement only if it lowers ``valid_loss`` by more than 5 %; training
 # stops after three epochs without one, and ``load_best=True`` restores the
 # generator of the best epoch before the detector sets its threshold.
+# ``early_stopping=False`` turns the built-in rule off, so that this
+# callback alone decides (and all held-out rows give ``valid_loss``).
 import numpy as np
 from sklearn.datasets import load_digits
 from skorch.callbacks import EarlyStopping
@@ -33,7 +37,7 @@ X_train = X[normal[:n_train]]
 
 det = GANomalyDetector(
     image_shape=(8, 8), latent_dim=32, n_filters=32, max_epochs=60,
-    validation_fraction=0.2, random_state=0,
+    validation_fraction=0.2, early_stopping=False, random_state=0,
     callbacks=[EarlyStopping(monitor="valid_loss", patience=3, threshold=0.05,
                              load_best=True)],
 )

@@ -332,9 +332,9 @@ def _load(cls, path, device):
             f"it sets parameters this version of {cls.__name__} does not have: "
             f"{unknown or ['callbacks']}. Upgrade skganomaly "
             f"(the file was written by {manifest.get('skganomaly_version')!r}).")
-    # Files written before min_image_size existed hold networks built
-    # without resizing.
-    params = {"min_image_size": None, **params}
+    # Files written before min_image_size and early_stopping existed hold
+    # networks built without resizing, trained without early stopping.
+    params = {"min_image_size": None, "early_stopping": False, **params}
     if isinstance(params.get("image_shape"), list):
         params = {**params, "image_shape": tuple(params["image_shape"])}
     detector = cls(**params)
@@ -377,7 +377,9 @@ def _load(cls, path, device):
     # torch random state as it was.
     with torch.random.fork_rng(devices=[]):
         # epochs: skorch's own max_epochs, unused (fit passes its epochs).
-        net = detector._make_net(fitted["sample_shape_"], device, seed=0, epochs=0)
+        net = detector._make_net(
+            fitted["sample_shape_"], device, seed=0, epochs=0,
+            early_stopping=bool(fitted["extra"].get("do_early_stopping_", False)))
         net.initialize()
     for name, module in [("generator", net.module_),
                          ("discriminator", net.discriminator_)]:
@@ -402,6 +404,7 @@ def _load(cls, path, device):
         detector.feature_names_in_ = np.asarray(fitted["feature_names_in_"],
                                                 dtype=object)
     detector.offset_ = fitted["offset_"]
+    detector.do_early_stopping_ = False  # files from before early_stopping
     for name, value in fitted["extra"].items():
         setattr(detector, name, value)
     return detector

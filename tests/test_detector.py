@@ -77,27 +77,61 @@ def test_float_contamination_flags_that_share_of_training_data(tiny, blobs,
         np.percentile(det.score_samples(blobs), 100 * contamination))
 
 
-def test_auto_contamination_is_a_conformal_quantile_of_held_out_normals(tiny):
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_auto_contamination_is_a_conformal_quantile_of_held_out_normals(
+        tiny, early_stopping):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(400, 4))
-    det = tiny(validation_fraction=0.25).fit(X)
+    det = tiny(validation_fraction=0.25, early_stopping=early_stopping).fit(X)
+    assert det.do_early_stopping_ is early_stopping
     # The held-out rows are never seen by the weight updates ...
     batches = det.net_.history[0]["batches"]
     n_trained = sum(b.get("train_batch_size", 0) for b in batches)
+    n_valid = sum(b.get("valid_batch_size", 0) for b in batches)
     assert n_trained == 300
-    # ... and the threshold is the split-conformal quantile of their scores.
     order = np.random.RandomState(0)
     order.randint(np.iinfo(np.int32).max)  # the seed drawn first in fit
     held_out = np.sort(order.permutation(400)[:100])
-    held_scores = -det.score_samples(X[held_out])
+    # ... with early stopping, half of them give valid_loss and the other
+    # half calibrate the threshold, so that no choice is made on the rows
+    # that set it ...
+    calibration = held_out[1::2] if early_stopping else held_out
+    assert n_valid == (50 if early_stopping else 100)
+    # ... and the threshold is the split-conformal quantile of their scores.
+    calibration_scores = -det.score_samples(X[calibration])
     assert det.offset_ == pytest.approx(
-        -conformal_threshold(held_scores, AUTO_FALSE_ALARM_RATE))
-    # k = ceil(101 * 0.95) = 96: exactly four held-out normals lie above it.
-    assert np.sum(det.predict(X[held_out]) == -1) == 4
+        -conformal_threshold(calibration_scores, AUTO_FALSE_ALARM_RATE))
+    # k = ceil(101 * 0.95) = 96 of 100 (four rows above the threshold), or
+    # ceil(51 * 0.95) = 49 of 50 (one above).
+    n_above = 1 if early_stopping else 4
+    assert np.sum(det.predict(X[calibration]) == -1) == n_above
     # New normal data: 5 % flagged on average over calibration sets; for one
-    # set of 100 held-out rows the rate spreads with a standard deviation of
-    # about sqrt(0.05 * 0.95 / 100) = 0.022, so allow three of them.
-    assert np.mean(det.predict(rng.normal(size=(2000, 4))) == -1) < 0.05 + 3 * 0.022
+    # set of n held-out rows the rate spreads with a standard deviation of
+    # about sqrt(0.05 * 0.95 / n), so allow three of them.
+    spread = np.sqrt(0.05 * 0.95 / len(calibration))
+    assert np.mean(det.predict(rng.normal(size=(2000, 4))) == -1) < 0.05 + 3 * spread
+
+
+def test_early_stopping_keeps_the_best_epoch_and_is_auto_on_larger_sets(tiny):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 4))
+    det = tiny(max_epochs=60, n_iter_no_change=3).fit(X)
+    assert det.do_early_stopping_  # 40 held-out rows >= 20
+    history = det.net_.history
+    assert det.n_iter_ < 60
+    losses = history[:, "valid_loss"]
+    best = int(np.argmin(losses))
+    # Stopped n_iter_no_change epochs after the best one (whose weights are
+    # restored).
+    assert len(losses) - 1 - best == 3
+    stopper = dict(det.net_.callbacks_)["early_stopping"]
+    assert stopper.best_epoch_ == best + 1
+    # Fewer than 20 held-out rows: "auto" trains every epoch.
+    small = tiny(max_epochs=4).fit(X[:150])
+    assert not small.do_early_stopping_ and small.n_iter_ == 4
+    assert "early_stopping" not in dict(small.net_.callbacks_)
+    with pytest.raises(ValueError, match="early_stopping needs held-out"):
+        tiny(early_stopping=True, validation_fraction=None).fit(X)
 
 
 def test_conformal_threshold_lies_between_scores():

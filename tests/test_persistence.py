@@ -143,22 +143,48 @@ def test_save_load_dataframe_and_images(tmp_path):
 
 
 def test_files_and_pickles_from_before_min_image_size_load_unchanged(tmp_path):
-    # Such models were built for 8x8 images without upsampling: loading must
-    # not rebuild them on a 16x16 canvas.
+    # Such models were built for 8x8 images without upsampling and trained
+    # without early stopping: loading must not rebuild them on a 16x16
+    # canvas, nor give them an early-stopping rule they never had.
     images = np.random.RandomState(0).uniform(0, 16, size=(20, 1, 8, 8))
-    det = GANomalyDetector(**{**TINY, "min_image_size": None}).fit(images)
+    det = GANomalyDetector(**{**TINY, "min_image_size": None,
+                              "early_stopping": False}).fit(images)
     det.save(tmp_path / "new.skgan")
+
+    def forget(manifest):
+        for name in ("min_image_size", "early_stopping", "n_iter_no_change"):
+            manifest["params"].pop(name)
+        manifest["fitted"]["extra"].pop("do_early_stopping_")
+
     old = rewrite(tmp_path / "new.skgan", tmp_path / "old.skgan",
-                  edit_manifest(lambda m: m["params"].pop("min_image_size")))
+                  edit_manifest(forget))
     loaded = GANomalyDetector.load(old)
-    assert loaded.min_image_size is None
+    assert loaded.min_image_size is None and loaded.early_stopping is False
+    assert "early_stopping" not in dict(loaded.net_.callbacks_)
+    assert loaded.do_early_stopping_ is False
     assert_same_model(loaded, det, images)
 
-    del det.min_image_size
+    del det.min_image_size, det.early_stopping, det.n_iter_no_change
     unpickled = pickle.loads(pickle.dumps(det))
-    assert unpickled.min_image_size is None
-    det.min_image_size = None
+    assert unpickled.min_image_size is None and unpickled.early_stopping is False
+    det.min_image_size, det.early_stopping, det.n_iter_no_change = None, False, 5
     assert_same_model(unpickled, det, images)
+
+
+def test_early_stopping_survives_save_and_load(tmp_path):
+    X = np.random.RandomState(0).normal(size=(300, 4))
+    det = GANomalyDetector(**{**TINY, "max_epochs": 40}).fit(X)
+    assert det.do_early_stopping_
+    loaded = GANomalyDetector.load(det.save(tmp_path / "es.skgan"))
+    assert loaded.do_early_stopping_
+    stopper = dict(loaded.net_.callbacks_)["early_stopping"]
+    assert stopper.patience == det.n_iter_no_change
+    # A warm start after loading stops early too (the optimizers' state is
+    # not saved, so it need not stop at the same epoch as without the trip).
+    first = loaded.n_iter_
+    loaded.set_params(warm_start=True).fit(X)
+    assert loaded.n_iter_ < first + 40
+    assert stopper.misses_ == stopper.patience
 
 
 def test_loaded_model_can_continue_training(saved, X):
