@@ -558,7 +558,10 @@ class GANomalyNet(NeuralNet):
             for xb in batches:
                 x = self.prepare_input(xb)
                 x_hat, z, z_hat = self.module_(x)
-                x_in = to_tensor(xb, device=self.device)
+                # The batch at its own size (a second transfer only when
+                # prepare_input resized it).
+                x_in = (x if self.image_size is None or x.ndim != 4
+                        else to_tensor(xb, device=self.device))
                 errors.append(torch.stack([
                     self.latent_errors(x, x_hat, z, z_hat),
                     self.reconstruction_errors(x_in, self._at_size_of(x_hat, x_in)),
