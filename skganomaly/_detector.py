@@ -642,7 +642,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         # calibrates offset_ (and the 'combined' score): the threshold is set
         # on rows that no choice was made on, so its guarantee stays exact.
         stop_idx, calib_idx = ((valid_idx[0::2], valid_idx[1::2]) if stops
-                               else (valid_idx, valid_idx))
+                               else (valid_idx, None))
 
         step = chunk_rows(X2d.shape[1])
 
@@ -660,13 +660,15 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
                 pass
         X_train = ScaledRows(X2d, train_idx, self._scaler)
         X_valid = ScaledRows(X2d, stop_idx, self._scaler) if len(stop_idx) else None
-        X_calib = ScaledRows(X2d, calib_idx, self._scaler) if len(calib_idx) else None
+        X_calib = ScaledRows(X2d, calib_idx, self._scaler) if stops else None
         if source is None:
             # In memory anyway: scale once, then slice batches (on the GPU
             # when it fits) instead of scaling them again every epoch.
             X_train = _to_training_device(X_train.materialize(), device)
             X_valid = X_valid.materialize() if X_valid is not None else None
             X_calib = X_calib.materialize() if X_calib is not None else None
+        if not stops:
+            X_calib = X_valid  # the same rows: scaled and held once
 
         epochs = self._epochs(len(X_train))
         if not warm:
@@ -824,10 +826,11 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
 
             net_class = accelerated_net_class(net_class)
             accelerated = dict(accelerator=self.accelerator)
-        channels, *size = sample_shape
         work_shape = sample_shape
         if len(sample_shape) == 3:
-            work_shape = (channels, *working_image_size(*size, self._min_image_size))
+            channels, height, width = sample_shape
+            work_shape = (channels,
+                          *working_image_size(height, width, self._min_image_size))
         return net_class(
             module=SkipGenerator if skip else Generator,
             module__sample_shape=work_shape,
@@ -862,10 +865,10 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
             **accelerated,
         )
 
-    def _compute_offset(self, X2d, X_valid):
+    def _compute_offset(self, X2d, X_calib):
         """Set the score's ``score_*_`` attributes, then return ``offset_``."""
-        if X_valid is not None:
-            errors = self.net_.error_batches(self._batches_of_tensor(X_valid))
+        if X_calib is not None:
+            errors = self.net_.error_batches(self._batches_of_tensor(X_calib))
         else:
             errors = self._errors(X2d)
         kind = self.score_type
@@ -880,12 +883,12 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         else:
             self.score_weights_ = np.array([float(kind == "latent"),
                                             float(kind == "reconstruction")])
-        if self.contamination == "auto" and X_valid is not None:
+        if self.contamination == "auto" and X_calib is not None:
             scores = self._combine(errors)
             return -float(conformal_threshold(scores, AUTO_FALSE_ALARM_RATE))
         rate = (AUTO_FALSE_ALARM_RATE if self.contamination == "auto"
                 else self.contamination)
-        all_errors = errors if X_valid is None else self._errors(X2d)
+        all_errors = errors if X_calib is None else self._errors(X2d)
         return float(np.percentile(-self._combine(all_errors), 100 * rate))
 
     # -- scoring ------------------------------------------------------------

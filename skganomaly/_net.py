@@ -586,9 +586,7 @@ class GANomalyNet(NeuralNet):
     def _at_size_of(x_hat, x):
         """Reconstructions at the image size of the batch ``x`` given (undoes
         the resizing of :meth:`prepare_input`)."""
-        if x_hat.ndim != 4 or x_hat.shape[-2:] == x.shape[-2:]:
-            return x_hat
-        return resize_images(x_hat, x.shape[-2:])
+        return resize_images(x_hat, x.shape[-2:]) if x_hat.ndim == 4 else x_hat
 
 
 class SkipGANomalyNet(GANomalyNet):

@@ -126,6 +126,10 @@ def test_early_stopping_keeps_the_best_epoch_and_is_auto_on_larger_sets(tiny):
     assert len(losses) - 1 - best == 3
     stopper = dict(det.net_.callbacks_)["early_stopping"]
     assert stopper.best_epoch_ == best + 1
+    # The kept generator is the best epoch's: the same training rows and
+    # order, trained exactly that many epochs, score identically.
+    plain = tiny(max_epochs=best + 1, early_stopping=False).fit(X)
+    np.testing.assert_array_equal(det.score_samples(X), plain.score_samples(X))
     # Fewer than 20 held-out rows: "auto" trains every epoch.
     small = tiny(max_epochs=4).fit(X[:150])
     assert not small.do_early_stopping_ and small.n_iter_ == 4
