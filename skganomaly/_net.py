@@ -251,6 +251,16 @@ class GANomalyNet(NeuralNet):
         ``"bf16"`` runs the networks under ``torch.autocast`` with bfloat16
         (and image modules in ``channels_last`` memory format); losses,
         optimizer states and weights stay float32.
+    ema_decay : float in [0, 1)
+        Decay per training step of an exponential moving average of the
+        generator's weights (0: no averaging). When averaging, ``module_``
+        holds the averaged weights outside training epochs: validation,
+        callbacks (``EarlyStopping(load_best=True)`` included), scoring and
+        saving see them, while the optimizer trains the current weights.
+        The decay warms up as ``min(ema_decay, (1 + t) / (10 + t))`` after
+        ``t`` steps, so the average does not remember the initial weights.
+        Each call to ``fit``/``partial_fit`` starts a new average from the
+        weights in ``module_``.
     image_size : tuple of int or None
         ``(H, W)`` the networks work at: image batches of another size are
         resized to it as they come in (:meth:`prepare_input`), so training
@@ -274,8 +284,9 @@ class GANomalyNet(NeuralNet):
     def __init__(self, module, *args, discriminator=Discriminator,
                  optimizer_discriminator=torch.optim.Adam,
                  w_adv=1.0, w_con=50.0, w_enc=1.0, precision="fp32",
-                 image_size=None, criterion=nn.L1Loss, **kwargs):
+                 image_size=None, ema_decay=0.0, criterion=nn.L1Loss, **kwargs):
         self.discriminator = discriminator
+        self.ema_decay = ema_decay
         self.precision = precision
         self.image_size = image_size
         self.optimizer_discriminator = optimizer_discriminator
@@ -355,6 +366,63 @@ class GANomalyNet(NeuralNet):
         """
         self.discriminator_.apply(weights_init)
         self.history.record_batch("d_reinit", 1)
+
+    # -- weight averaging ---------------------------------------------------
+
+    def _start_average(self):
+        """Per fit: the running average starts at the current weights."""
+        self._ema = None
+        if getattr(self, "ema_decay", 0) > 0:  # nets pickled before it existed
+            params = [p.detach() for p in self.module_.parameters()]
+            self._ema = {"steps": 0, "average": [p.clone() for p in params],
+                         "live": None}
+
+    def update_average(self):
+        """One step of the moving average of the generator's weights (called
+        after each generator update)."""
+        ema = getattr(self, "_ema", None)
+        if ema is None:
+            return
+        t = ema["steps"]
+        decay = min(float(self.ema_decay), (1 + t) / (10 + t))
+        live = [p.detach() for p in self.module_.parameters()]
+        torch._foreach_lerp_(ema["average"], live, 1.0 - decay)
+        ema["steps"] = t + 1
+
+    def _hold(self, which):
+        """Put the ``"live"`` (trained) or ``"average"`` weights into
+        ``module_``, keeping the others aside."""
+        ema = getattr(self, "_ema", None)
+        if ema is None:
+            return
+        params = [p.detach() for p in self.module_.parameters()]
+        if which == "average":
+            ema["live"] = [p.clone() for p in params]
+            torch._foreach_copy_(params, ema["average"])
+        elif ema["live"] is not None:
+            torch._foreach_copy_(params, ema["live"])
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        # Train the live weights; everything after a training epoch
+        # (validation, callbacks, the fitted model) sees the average.
+        if not training:
+            return super().run_single_epoch(iterator, training, prefix, step_fn,
+                                            **fit_params)
+        self._hold("live")
+        try:
+            return super().run_single_epoch(iterator, training, prefix, step_fn,
+                                            **fit_params)
+        finally:
+            self._hold("average")
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        if not self.initialized_:
+            self.initialize()
+        self._start_average()
+        try:
+            return super().partial_fit(X, y, classes, **fit_params)
+        finally:
+            self._ema = None
 
     # -- data ---------------------------------------------------------------
 
@@ -459,6 +527,7 @@ class GANomalyNet(NeuralNet):
                     named_parameters=list(self.module_.named_parameters()),
                     batch=batch, training=True)
         self.optimizer_.step()
+        self.update_average()
 
         # Discriminator: real vs the (fixed) reconstruction. real_logits
         # only depend on D's weights, untouched so far, so reuse them.

@@ -334,7 +334,8 @@ def _load(cls, path, device):
             f"(the file was written by {manifest.get('skganomaly_version')!r}).")
     # Files written before min_image_size and early_stopping existed hold
     # networks built without resizing, trained without early stopping.
-    params = {"min_image_size": None, "early_stopping": False, **params}
+    params = {"min_image_size": None, "early_stopping": False, "ema_decay": 0.0,
+              **params}
     if isinstance(params.get("image_shape"), list):
         params = {**params, "image_shape": tuple(params["image_shape"])}
     detector = cls(**params)

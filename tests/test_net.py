@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from skorch.callbacks import Callback
 from skorch.dataset import Dataset
 
 from skganomaly._net import D_COLLAPSE, GANomalyNet, TensorBatches, TrainValid
@@ -233,3 +234,70 @@ def test_one_shard_is_the_plain_iterator_and_unseeded_sharding_is_refused():
     assert all(torch.equal(a, b) for a, b in zip(plain, one)) and len(plain) == len(one)
     with pytest.raises(ValueError, match="needs a seed"):
         TensorBatches(Dataset(X), batch_size=8, shuffle=True).shard(0, 2)
+
+
+# -- weight averaging (ema_decay) ---------------------------------------------
+
+
+class _RecordWeights(Callback):
+    """The generator's weights after every optimizer step (training batches
+    run on the live weights) and at every epoch end."""
+
+    def initialize(self):
+        self.steps, self.epochs = [], []
+        return self
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training:
+            self.steps.append(params_of(net.module_))
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs.append(params_of(net.module_))
+
+
+def expected_average(start, steps, decay):
+    average = [p.clone() for p in start]
+    for t, live in enumerate(steps):
+        d = min(decay, (1 + t) / (10 + t))
+        average = [a * d + p * (1 - d) for a, p in zip(average, live)]
+    return average
+
+
+def test_ema_decay_module_holds_the_warmed_up_moving_average_after_each_epoch():
+    torch.manual_seed(0)
+    X = torch.randn(80, 6)
+    record = _RecordWeights()
+    net = make_net(max_epochs=3, ema_decay=0.9, callbacks=[("record", record)])
+    net.initialize()
+    start = params_of(net.module_)
+    net.partial_fit(TrainValid(X, X[:16]))
+    assert len(record.steps) == 3 * 5 and len(record.epochs) == 3
+    for epoch in range(3):
+        expected = expected_average(start, record.steps[:5 * (epoch + 1)], 0.9)
+        for got, want in zip(record.epochs[epoch], expected):
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    # The fitted model is the average, not the last trained weights.
+    assert not all(torch.equal(a, b) for a, b in
+                   zip(params_of(net.module_), record.steps[-1]))
+    assert net._ema is None  # nothing left behind for pickles
+
+
+def test_ema_decay_trains_the_live_weights_and_validates_the_average():
+    """Each training epoch resumes from the weights the optimizer left, not
+    from the average; valid_loss is measured on the average."""
+    torch.manual_seed(0)
+    X = torch.randn(80, 6)
+    live_record, ema_record = _RecordWeights(), _RecordWeights()
+    torch.manual_seed(1)
+    live = make_net(max_epochs=2, callbacks=[("r", live_record)]).fit(TrainValid(X))
+    torch.manual_seed(1)
+    ema = make_net(max_epochs=2, ema_decay=0.5, callbacks=[("r", ema_record)])
+    ema.fit(TrainValid(X, X[:16]))
+    for a, b in zip(live_record.steps, ema_record.steps):
+        for p, q in zip(a, b):
+            torch.testing.assert_close(p, q)
+
+    # valid_loss of the last epoch is the loss of the final (averaged) model.
+    ema._set_training(False)
+    batch = ema.validation_step((X[:16], None))
+    assert ema.history[-1, "valid_loss"] == pytest.approx(batch["loss"].item(), rel=1e-5)

@@ -144,15 +144,16 @@ def test_save_load_dataframe_and_images(tmp_path):
 
 def test_files_and_pickles_from_before_min_image_size_load_unchanged(tmp_path):
     # Such models were built for 8x8 images without upsampling and trained
-    # without early stopping: loading must not rebuild them on a 16x16
-    # canvas, nor give them an early-stopping rule they never had.
+    # without early stopping or weight averaging: loading must not rebuild
+    # them on a 16x16 canvas, nor give them rules they never had.
     images = np.random.RandomState(0).uniform(0, 16, size=(20, 1, 8, 8))
-    det = GANomalyDetector(**{**TINY, "min_image_size": None,
+    det = GANomalyDetector(**{**TINY, "min_image_size": None, "ema_decay": 0.0,
                               "early_stopping": False}).fit(images)
     det.save(tmp_path / "new.skgan")
 
     def forget(manifest):
-        for name in ("min_image_size", "early_stopping", "n_iter_no_change"):
+        for name in ("min_image_size", "early_stopping", "n_iter_no_change",
+                     "ema_decay"):
             manifest["params"].pop(name)
         manifest["fitted"]["extra"].pop("do_early_stopping_")
 
@@ -160,15 +161,22 @@ def test_files_and_pickles_from_before_min_image_size_load_unchanged(tmp_path):
                   edit_manifest(forget))
     loaded = GANomalyDetector.load(old)
     assert loaded.min_image_size is None and loaded.early_stopping is False
+    assert loaded.ema_decay == 0.0 and loaded.net_.ema_decay == 0.0
     assert "early_stopping" not in dict(loaded.net_.callbacks_)
     assert loaded.do_early_stopping_ is False
     assert_same_model(loaded, det, images)
 
-    del det.min_image_size, det.early_stopping, det.n_iter_no_change
+    del det.min_image_size, det.early_stopping, det.n_iter_no_change, det.ema_decay
+    del det.net_.ema_decay
     unpickled = pickle.loads(pickle.dumps(det))
     assert unpickled.min_image_size is None and unpickled.early_stopping is False
+    assert unpickled.ema_decay == 0.0
     det.min_image_size, det.early_stopping, det.n_iter_no_change = None, False, 5
+    det.ema_decay = det.net_.ema_decay = 0.0
     assert_same_model(unpickled, det, images)
+    # An old unpickled net trains on (warm start) without averaging.
+    unpickled.set_params(warm_start=True, max_epochs=1).fit(images)
+    assert unpickled.n_iter_ == det.n_iter_ + 1
 
 
 def test_early_stopping_survives_save_and_load(tmp_path):
