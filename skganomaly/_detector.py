@@ -208,11 +208,14 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         an epoch's end, scoring and saved files use the average. ``0``
         scores the last step's weights, as the paper does.
 
-        Why: the paper's adversarial training moves the latent score a lot
-        from step to step. On a digits task the test ROC AUC of the last
-        step's weights jumps between 0.87 and 0.99 from one epoch to the
-        next while that of the averaged weights rises steadily; see the
-        Benchmarks page for the benchmark numbers.
+        Why: adversarial training moves the latent score a lot from step to
+        step. Over the last 23 of 45 epochs of a digits task, the test ROC
+        AUC of each epoch's last weights ranged from 0.90 to 0.99 (mean
+        change per epoch 0.033), that of the averaged weights from 0.956 to
+        0.962. On the digits development seed the mean ROC AUC rose from
+        0.952 to 0.964; see the Benchmarks page for the reported splits.
+        The averaged model's held-out loss falls more steadily, so early
+        stopping tends to stop later (fits on digits took 1.7x as long).
 
     w_adv, w_con, w_enc : float, default=1.0, 50.0, 1.0
         Weights of the generator's adversarial (feature matching),

@@ -402,18 +402,20 @@ class GANomalyNet(NeuralNet):
         elif ema["live"] is not None:
             torch._foreach_copy_(params, ema["live"])
 
+    @contextlib.contextmanager
+    def _live_weights(self):
+        self._hold("live")
+        try:
+            yield
+        finally:
+            self._hold("average")
+
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         # Train the live weights; everything after a training epoch
         # (validation, callbacks, the fitted model) sees the average.
-        if not training:
+        with self._live_weights() if training else contextlib.nullcontext():
             return super().run_single_epoch(iterator, training, prefix, step_fn,
                                             **fit_params)
-        self._hold("live")
-        try:
-            return super().run_single_epoch(iterator, training, prefix, step_fn,
-                                            **fit_params)
-        finally:
-            self._hold("average")
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         if not self.initialized_:

@@ -69,3 +69,34 @@ def test_digits_variants_feed_the_images_as_described(variant, shape):
         # up to the border effects of half-pixel centres.
         assert out.min() >= X.min() - 1e-5 and out.max() <= X.max() + 1e-5
         np.testing.assert_allclose(out.mean(axis=(2, 3)), X.mean(axis=(2, 3)), rtol=0.05)
+
+
+def test_weight_averaging_study_averages_as_the_detector_does():
+    """The study's moving average, kept beside a fit without averaging, is
+    the model the detector scores with ``ema_decay``: same weights."""
+    import torch
+
+    from benchmarks import datasets, weight_averaging
+    from skganomaly import GANomalyDetector
+
+    X, y = datasets.load_digits_images()
+    train, test, is_anomaly = datasets.one_class_split(y, 1, seed=0)
+    train = train[:200]
+    # 75 steps: enough for the decay to pass its warm-up.
+    tiny = dict(latent_dim=4, n_filters=4, max_epochs=3, batch_size=8,
+                early_stopping=False, random_state=0)
+    lines = []
+    det = GANomalyDetector(ema_decay=0.0, callbacks=[weight_averaging.AUCProbe()],
+                           **tiny)
+    weight_averaging._TASK.update(det=det, X=X, train=train, test=test,
+                                  decays=[0.8], is_anomaly=is_anomaly,
+                                  say=lines.append)
+    det.fit(X[train])
+    probe = dict(det.net_.callbacks_)["AUCProbe"]
+    assert len(probe.rows) == 3 == len(lines)
+    assert all(0 <= auc <= 1 for row in probe.rows for auc in row)
+
+    averaged = GANomalyDetector(ema_decay=0.8, **tiny).fit(X[train])
+    for p, q in zip(probe.averages[0].parameters(),
+                    averaged.net_.module_.parameters()):
+        torch.testing.assert_close(p, q)

@@ -267,13 +267,14 @@ def test_ema_decay_module_holds_the_warmed_up_moving_average_after_each_epoch():
     torch.manual_seed(0)
     X = torch.randn(80, 6)
     record = _RecordWeights()
-    net = make_net(max_epochs=3, ema_decay=0.9, callbacks=[("record", record)])
+    # 15 steps: the warm-up reaches 0.5 at step 8, so both rules are used.
+    net = make_net(max_epochs=3, ema_decay=0.5, callbacks=[("record", record)])
     net.initialize()
     start = params_of(net.module_)
     net.partial_fit(TrainValid(X, X[:16]))
     assert len(record.steps) == 3 * 5 and len(record.epochs) == 3
     for epoch in range(3):
-        expected = expected_average(start, record.steps[:5 * (epoch + 1)], 0.9)
+        expected = expected_average(start, record.steps[:5 * (epoch + 1)], 0.5)
         for got, want in zip(record.epochs[epoch], expected):
             torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
     # The fitted model is the average, not the last trained weights.
