@@ -398,9 +398,14 @@ class GANomalyNet(NeuralNet):
         params = [p.detach() for p in self.module_.parameters()]
         if which == "average":
             ema["live"] = [p.clone() for p in params]
-            torch._foreach_copy_(params, ema["average"])
+            source = ema["average"]
         elif ema["live"] is not None:
-            torch._foreach_copy_(params, ema["live"])
+            source = ema["live"]
+        else:
+            return
+        with torch.no_grad():  # once per epoch: a plain loop is cheap
+            for p, value in zip(params, source):
+                p.copy_(value)
 
     @contextlib.contextmanager
     def _live_weights(self):
