@@ -378,8 +378,9 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
 
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, data order and the held-out split.
-        With an int, two fits on CPU give bit-identical scores, and fitting
-        leaves the global torch and numpy random states unchanged.
+        With an int, two fits on CPU with the same number of torch threads
+        give bit-identical scores, and fitting leaves the global torch and
+        numpy random states unchanged.
 
     Attributes
     ----------

@@ -290,10 +290,11 @@ def test_ema_decay_trains_the_live_weights_and_validates_the_average():
     X = torch.randn(80, 6)
     live_record, ema_record = _RecordWeights(), _RecordWeights()
     torch.manual_seed(1)
-    live = make_net(max_epochs=2, callbacks=[("r", live_record)]).fit(TrainValid(X))
+    make_net(max_epochs=2, callbacks=[("r", live_record)]).fit(TrainValid(X))
     torch.manual_seed(1)
     ema = make_net(max_epochs=2, ema_decay=0.5, callbacks=[("r", ema_record)])
     ema.fit(TrainValid(X, X[:16]))
+    assert len(live_record.steps) == len(ema_record.steps) == 2 * 5
     for a, b in zip(live_record.steps, ema_record.steps):
         for p, q in zip(a, b):
             torch.testing.assert_close(p, q)
