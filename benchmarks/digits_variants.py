@@ -60,11 +60,17 @@ def transform(X, variant):
     return X
 
 
+def scaled(det, X):
+    """``X`` scaled as the fitted detector ``det`` scales it, as a float32
+    tensor of ``X``'s shape."""
+    x = det._scaler.transform(X.reshape(len(X), -1)).astype(np.float32)
+    return torch.from_numpy(x).reshape(X.shape)
+
+
 def codes(det, X):
     """``(z - z_hat, z, L1 reconstruction error)`` in evaluation mode."""
     gen = det.net_.module_.eval()
-    x = torch.from_numpy(det._scaler.transform(X.reshape(len(X), -1)).astype(np.float32))
-    x = det.net_.prepare_input(x.reshape((len(x),) + det.sample_shape_))
+    x = det.net_.prepare_input(scaled(det, X))
     with torch.no_grad():
         x_hat, z, z_hat = gen(x)
     return (z - z_hat).numpy(), z.numpy(), (x - x_hat).abs().flatten(1).mean(1).numpy()

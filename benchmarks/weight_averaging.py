@@ -39,8 +39,10 @@ from skorch.callbacks import Callback
 from sklearn.metrics import roc_auc_score
 
 from skganomaly import GANomalyDetector
+from skganomaly._net import ema_step
 
 from . import datasets
+from .digits_variants import scaled
 
 OUT = Path(__file__).resolve().parent / "results" / "dev"
 
@@ -50,20 +52,12 @@ _TASK = {}
 
 
 def latent_auc(net, module, x_train, x_test, is_anomaly):
-    """Test ROC AUC of the latent score of ``module`` after re-estimating its
-    BatchNorm statistics on ``x_train`` (both already scaled)."""
+    """Test ROC AUC of the latent score of a copy of ``module`` whose
+    BatchNorm statistics are re-estimated on ``x_train`` (both scaled)."""
     module = copy.deepcopy(module)
-    for m in module.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.reset_running_stats()
-            m.momentum = None
-    module.train()
+    net.refresh_batchnorm((x_train[k:k + 64] for k in range(0, len(x_train), 64)),
+                          module=module)
     with torch.no_grad():
-        for start in range(0, len(x_train), 64):
-            batch = x_train[start:start + 64]
-            if len(batch) > 1:
-                module(net.prepare_input(batch))
-        module.eval()
         _, z, z_hat = module(net.prepare_input(x_test))
     return roc_auc_score(is_anomaly, net.anomaly_score(z, z_hat).numpy())
 
@@ -85,11 +79,9 @@ class AUCProbe(Callback):
     def on_batch_end(self, net, training=False, **kwargs):
         if not training:
             return
-        live = [p.detach() for p in net.module_.parameters()]
         for decay, average in zip(self.decays, self.averages):
-            d = min(decay, (1 + self.steps) / (10 + self.steps))
-            torch._foreach_lerp_([p.detach() for p in average.parameters()],
-                                 live, 1.0 - d)
+            ema_step([p.detach() for p in average.parameters()], net.module_,
+                     decay, self.steps)
         self.steps += 1
 
     def on_epoch_end(self, net, **kwargs):
@@ -99,11 +91,6 @@ class AUCProbe(Callback):
         self.rows.append(row)
         _TASK["say"](f"  epoch {len(net.history):3d} " + " ".join(
             f"{v:.3f}" for v in row))
-
-
-def scaled(det, X):
-    x = det._scaler.transform(X.reshape(len(X), -1)).astype(np.float32)
-    return torch.from_numpy(x).reshape((len(X),) + X.shape[1:])
 
 
 def main(argv=None):

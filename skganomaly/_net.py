@@ -30,7 +30,7 @@ from ._networks import Discriminator, Generator, resize_images, weights_init
 from ._sources import ScaledRows
 
 __all__ = ["GANomalyNet", "SkipGANomalyNet", "TensorBatches", "TrainValid",
-           "bf16_supported", "inner_module", "resolve_precision"]
+           "bf16_supported", "ema_step", "inner_module", "resolve_precision"]
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -72,6 +72,15 @@ def resolve_precision(precision, device, sample_shape):
             )
         return "bf16"
     return "bf16" if supported and len(sample_shape) == 3 else "fp32"
+
+
+def ema_step(average, module, decay, step):
+    """Move the tensors ``average`` towards ``module``'s parameters after
+    optimizer step ``step`` (counted from 0), with the warmed-up decay
+    ``min(decay, (1 + step) / (10 + step))``."""
+    decay = min(float(decay), (1 + step) / (10 + step))
+    live = [p.detach() for p in module.parameters()]
+    torch._foreach_lerp_(average, live, 1.0 - decay)
 
 
 def inner_module(module):
@@ -383,11 +392,8 @@ class GANomalyNet(NeuralNet):
         ema = getattr(self, "_ema", None)
         if ema is None:
             return
-        t = ema["steps"]
-        decay = min(float(self.ema_decay), (1 + t) / (10 + t))
-        live = [p.detach() for p in self.module_.parameters()]
-        torch._foreach_lerp_(ema["average"], live, 1.0 - decay)
-        ema["steps"] = t + 1
+        ema_step(ema["average"], self.module_, self.ema_decay, ema["steps"])
+        ema["steps"] += 1
 
     def _hold(self, which):
         """Put the ``"live"`` (trained) or ``"average"`` weights into
@@ -589,13 +595,15 @@ class GANomalyNet(NeuralNet):
 
     # -- after training -----------------------------------------------------
 
-    def refresh_batchnorm(self, batches):
+    def refresh_batchnorm(self, batches, module=None):
         """Re-estimate the generator's BatchNorm running statistics with its
         final weights: one pass over ``batches`` (no gradients), each layer's
         statistics averaged over the pass instead of the exponential average
         kept during training, which mixes in batches seen with earlier
-        weights. Batches of one sample are skipped."""
-        norms = [m for m in self.module_.modules()
+        weights. Batches of one sample are skipped. ``module``: another
+        generator to refresh the same way (default: ``module_``)."""
+        module = self.module_ if module is None else module
+        norms = [m for m in module.modules()
                  if isinstance(m, nn.modules.batchnorm._BatchNorm)
                  and m.track_running_stats]
         if not norms:
@@ -604,15 +612,16 @@ class GANomalyNet(NeuralNet):
         for m in norms:
             m.reset_running_stats()
             m.momentum = None  # cumulative average
-        self.module_.train()
+        module.train()
         try:
             with torch.no_grad(), self.autocast():
                 for xb in batches:
                     if len(xb) > 1:
-                        self.module_(self.prepare_input(xb))
+                        module(self.prepare_input(xb))
         finally:
             for m, momentum in zip(norms, momenta):
                 m.momentum = momentum
+            module.eval()
             self._set_training(False)
 
     # -- inference ----------------------------------------------------------
