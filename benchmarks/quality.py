@@ -51,7 +51,8 @@ for a GPU are listed in ``benchmarks/README.rst``)::
 
 Results: ``benchmarks/results/quality_<suite>[_<tag>].{csv,md}`` and
 ``..._auc.png``, ``..._roc.png``. Every file records the command, versions,
-machine and date.
+machine and date. Each finished run is saved at once in
+``..._<tag>.progress.json``; ``--resume`` continues an interrupted call.
 """
 
 import argparse
@@ -463,12 +464,16 @@ def machine_info(argv):
     return info
 
 
+def _machine_text(info):
+    return (f"{info['cpu']}, {info['cores']} cores (torch threads "
+            f"{info['torch_threads']}), GPU: {info['gpu']}")
+
+
 def header_lines(info, settings):
     return [
         f"date: {info['date']}",
         f"command: {info['command']}",
-        f"machine: {info['cpu']}, {info['cores']} cores (torch threads "
-        f"{info['torch_threads']}), GPU: {info['gpu']}",
+        f"machine: {_machine_text(info)}",
         "versions: " + ", ".join(
             f"{k} {info[k]}" for k in ("python", "skganomaly", "torch", "scikit-learn",
                                        "skorch", "numpy", "pyod")),
@@ -484,7 +489,71 @@ def _thin(fpr, tpr, n=200):
     return fpr[idx], tpr[idx]
 
 
-def run(args, argv):
+class Progress:
+    """Finished runs of one results file, saved after every run.
+
+    The file ``<stem>.progress.json`` beside the results holds the rows and
+    ROC curves of each finished (task, seed, method) run, the settings they
+    were made with and the wall and CPU time of every call. With ``--resume``
+    a call skips the runs it finds there, so a long run (the full protocols,
+    or a GPU lent in calls of limited length) continues where it was stopped.
+    The file is removed once the results are written.
+    """
+
+    def __init__(self, path, settings, resume):
+        self.path, self.settings = Path(path), settings
+        self.runs, self.calls = {}, []
+        if resume and self.path.exists():
+            saved = json.loads(self.path.read_text())
+            if saved["settings"] != settings:
+                raise SystemExit(
+                    f"{self.path} was written with other settings "
+                    f"({saved['settings']}, now {settings}); run again without "
+                    "--resume to start afresh, or with the earlier settings.")
+            self.runs, self.calls = saved["runs"], saved["calls"]
+
+    @staticmethod
+    def _key(task, seed, method):
+        return f"{task}|{seed}|{method}"
+
+    def done(self, task, seed, method):
+        return self._key(task, seed, method) in self.runs
+
+    def rows(self, task, seed, method):
+        return self.runs[self._key(task, seed, method)]["rows"]
+
+    def rocs(self, task, seed, method):
+        return {(task, name): (np.asarray(fpr), np.asarray(tpr))
+                for name, fpr, tpr in self.runs[self._key(task, seed, method)]["rocs"]}
+
+    def record(self, task, seed, method, rows, rocs):
+        self.runs[self._key(task, seed, method)] = {
+            "rows": rows,
+            "rocs": [[name, fpr.tolist(), tpr.tolist()]
+                     for (_, name), (fpr, tpr) in rocs.items()]}
+        self.save()
+
+    def start_call(self, info):
+        self._call = {"date": info["date"], "command": info["command"],
+                      "machine": _machine_text(info)}
+        self._start = time.perf_counter(), time.process_time()
+
+    def save(self):
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"settings": self.settings, "calls": self.all_calls(),
+                                   "runs": self.runs}))
+        # Atomic, so that an interruption while writing loses nothing.
+        os.replace(tmp, self.path)
+
+    def all_calls(self):
+        """Earlier calls, then this one so far (a killed call keeps the time
+        up to its last finished run)."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        return self.calls + [dict(self._call, wall_s=round(wall - self._start[0], 1),
+                                  cpu_s=round(cpu - self._start[1], 1))]
+
+
+def run(args, argv, progress):
     tasks, kind = load_suite(args.suite, args.data)
     tasks = select_tasks(tasks, args.tasks)
     methods = args.methods or list(PEERS)
@@ -500,12 +569,19 @@ def run(args, argv):
     rows, rocs = [], {}
     for task, X, y, anomaly in tasks:
         for seed in args.seeds:
+            todo = [key for key in methods if not progress.done(task, seed, key)]
+            for key in methods:
+                if key not in todo:
+                    rows.extend(progress.rows(task, seed, key))
+                    rocs.update(progress.rocs(task, seed, key))
+            if not todo:
+                continue
             train, test, is_anomaly = make_split(y, anomaly, seed, args.max_train)
             peer_train, peer_test = peer_features(X[train], X[test], kind)
             ctx = dict(seed=seed, train=X[train], test=X[test], is_anomaly=is_anomaly,
                        peer_train=peer_train, peer_test=peer_test,
                        max_epochs=args.max_epochs, ganomaly_params=args.ganomaly_params)
-            for key in methods:
+            for key in todo:
                 label, factory = PEERS[key]
                 runner = factory()
                 try:
@@ -537,10 +613,11 @@ def run(args, argv):
                     results.append((LAST_EPOCH_LABEL, runner.last_epoch()))
                 if isinstance(runner, _GANomaly) and args.bn_recalibration:
                     results.append((BN_RECAL_LABEL, runner.recalibrated(ctx)))
+                run_rows, run_rocs = [], {}
                 for name, s in results:
                     auc = roc_auc_score(is_anomaly, s)
                     ap = average_precision_score(is_anomaly, s)
-                    rows.append(dict(
+                    run_rows.append(dict(
                         suite=args.suite, task=task, seed=seed, method=name,
                         auc=round(auc, 4), ap=round(ap, 4),
                         fit_s=round(fit_s, 2), score_s=round(score_s, 3),
@@ -553,11 +630,14 @@ def run(args, argv):
                     ))
                     if seed == args.seeds[0]:
                         fpr, tpr, _ = roc_curve(is_anomaly, s)
-                        rocs[(task, name)] = _thin(fpr, tpr)
+                        run_rocs[(task, name)] = _thin(fpr, tpr)
                     print(f"{args.suite} {task:>10} seed {seed} {name:<38} "
                           f"AUC {auc:.3f} AP {ap:.3f} fit {fit_s:7.1f}s "
                           f"score {score_s:6.2f}s mem {mem.growth_mib:7.1f} MiB",
                           flush=True)
+                rows.extend(run_rows)
+                rocs.update(run_rocs)
+                progress.record(task, seed, key, run_rows, run_rocs)
     return rows, rocs, notes
 
 
@@ -615,10 +695,20 @@ def summary_table(rows, metric, methods, tasks):
     return lines
 
 
+def _stem(args):
+    return f"quality_{args.suite}" + (f"_{args.tag}" if args.tag else "")
+
+
+def _fingerprint(args):
+    """What must not change between the calls of a resumed run."""
+    return {"suite": args.suite, "max_train": args.max_train,
+            "max_epochs": args.max_epochs, "ganomaly_params": args.ganomaly_params,
+            "bn_recalibration": args.bn_recalibration, "skganomaly": __version__}
+
+
 def write_results(rows, rocs, notes, args, info):
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"quality_{args.suite}" + (f"_{args.tag}" if args.tag else "")
+    stem = _stem(args)
     settings = _settings_text(args)
     head = header_lines(info, settings)
     fields = ["suite", "task", "seed", "method", "auc", "ap", "fit_s", "score_s",
@@ -764,6 +854,9 @@ def parse_args(argv):
     p.add_argument("--out", default=str(RESULTS), help="output folder")
     p.add_argument("--no-figures", action="store_true")
     p.add_argument("--verbose", action="store_true", help="tracebacks of failures")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the runs an interrupted call of the same command "
+                        "finished (saved in <results>.progress.json) and do the rest")
     return p.parse_args(argv)
 
 
@@ -771,15 +864,26 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     info = machine_info(argv)
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    rows, rocs, notes = run(args, argv)
-    info["runtime"] = (f"{time.perf_counter() - wall0:.0f} s wall, "
-                       f"{time.process_time() - cpu0:.0f} s CPU (all threads) for "
-                       "the runs; load average at the end "
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    progress = Progress(out / f"{_stem(args)}.progress.json", _fingerprint(args),
+                        args.resume)
+    progress.start_call(info)
+    rows, rocs, notes = run(args, argv, progress)
+    calls = progress.all_calls()
+    wall, cpu = sum(c["wall_s"] for c in calls), sum(c["cpu_s"] for c in calls)
+    info["runtime"] = (f"{wall:.0f} s wall, {cpu:.0f} s CPU (all threads) for "
+                       "the runs" + (f" over {len(calls)} calls (--resume)"
+                                     if len(calls) > 1 else "")
+                       + "; load average at the end "
                        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    if len(calls) > 1:
+        notes = [f"call {i}: {c['date']}, `{c['command']}`, {c['machine']}, "
+                 f"{c['wall_s']:.0f} s wall" for i, c in enumerate(calls, 1)] + notes
     if not rows:
         raise SystemExit("no results")
     path = write_results(rows, rocs, notes, args, info)
+    progress.path.unlink(missing_ok=True)
     print(f"wrote {path}")
     return rows
 

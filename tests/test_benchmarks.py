@@ -100,3 +100,54 @@ def test_weight_averaging_study_averages_as_the_detector_does():
     for p, q in zip(probe.averages[0].parameters(),
                     averaged.net_.module_.parameters()):
         torch.testing.assert_close(p, q)
+
+
+def test_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
+    """``--resume`` keeps the runs an interrupted call finished, does only the
+    rest and gives the results of one uninterrupted call."""
+    argv = ["--suite", "digits", "--tasks", "0,1", "--seeds", "0",
+            "--methods", "pca,iforest", "--max-train", "200", "--no-figures",
+            "--tag", "resume"]
+    reference = quality.main(argv + ["--out", str(tmp_path / "reference")])
+
+    fits, original = [], dict(quality.PEERS)
+
+    def counting(key, interrupt_at=None):
+        label, factory = original[key]
+
+        def make():
+            runner = factory()
+            fit = runner.fit
+
+            def counted(ctx):
+                fits.append(key)
+                if len(fits) == interrupt_at:
+                    raise KeyboardInterrupt
+                return fit(ctx)
+            runner.fit = counted
+            return runner
+        return label, make
+
+    out = tmp_path / "resumed"
+    # Interrupted in the second PCA fit, i.e. at task 1.
+    monkeypatch.setitem(quality.PEERS, "pca", counting("pca", interrupt_at=2))
+    with pytest.raises(KeyboardInterrupt):
+        quality.main(argv + ["--out", str(out)])
+    progress = out / "quality_digits_resume.progress.json"
+    assert progress.exists() and not (out / "quality_digits_resume.csv").exists()
+    assert fits == ["pca", "pca"]
+
+    fits.clear()
+    monkeypatch.setitem(quality.PEERS, "pca", counting("pca"))
+    # Other settings than the interrupted call's are refused.
+    with pytest.raises(SystemExit, match="other settings"):
+        quality.main(argv + ["--out", str(out), "--resume", "--max-train", "100"])
+    monkeypatch.setitem(quality.PEERS, "iforest", counting("iforest"))
+    resumed = quality.main(argv + ["--out", str(out), "--resume"])
+    # Task 0 (both methods) came from the first call; task 1 ran now.
+    assert fits == ["pca", "iforest"]
+    assert [(r["task"], r["method"], r["auc"], r["ap"]) for r in resumed] == \
+        [(r["task"], r["method"], r["auc"], r["ap"]) for r in reference]
+    assert not progress.exists()
+    md = (out / "quality_digits_resume.md").read_text()
+    assert "over 2 calls (--resume)" in md and "call 1: " in md
