@@ -379,8 +379,9 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, data order and the held-out split.
         With an int, two fits on CPU with the same number of torch threads
-        give bit-identical scores, and fitting leaves the global torch and
-        numpy random states unchanged.
+        give bit-identical scores, also when they run at once in threads
+        of one process, and fitting leaves the global torch and numpy random
+        states unchanged.
 
     Attributes
     ----------
@@ -707,12 +708,13 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
             self.net_ = self._make_net(sample_shape, device, seed, epochs,
                                        early_stopping=stops)
         net = self.net_
-        cuda = [torch.device(device)] if device.startswith("cuda") else []
-        # Seed torch without touching the caller's global random state.
-        with torch.random.fork_rng(devices=cuda):
-            torch.manual_seed(seed)
+        # The net draws from its own seeded stream of torch's global
+        # generators: the caller's random state stays as it was, and fits in
+        # other threads do not change what this one draws.
+        with net.rng_stream(seed, device):
             if not warm:
-                net.initialize()
+                with net.own_rng():
+                    net.initialize()
             checkpoint = dict(net.callbacks_)["epoch_checkpoint"]
             try:
                 net.partial_fit(TrainValid(X_train, X_valid), epochs=epochs)

@@ -17,6 +17,7 @@ builds and drives this net.
 """
 
 import contextlib
+import threading
 
 import numpy as np
 import torch
@@ -30,9 +31,24 @@ from ._networks import Discriminator, Generator, resize_images, weights_init
 from ._sources import ScaledRows
 
 __all__ = ["GANomalyNet", "SkipGANomalyNet", "TensorBatches", "TrainValid",
-           "bf16_supported", "ema_step", "inner_module", "resolve_precision"]
+           "bf16_supported", "ema_step", "fork_global_rng", "inner_module",
+           "resolve_precision"]
 
 PRECISIONS = ("auto", "fp32", "bf16")
+
+#: torch's CPU random generator (and each CUDA device's) is one per process.
+#: Whatever draws from it here (building networks, drawing weights) holds
+#: this lock, so that fits in threads at once draw what they draw alone.
+_GLOBAL_RNG_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def fork_global_rng(device="cpu"):
+    """Hold the lock on torch's global generators and give them back to the
+    caller as they were (CPU, and ``device`` when it is a CUDA device)."""
+    cuda = [torch.device(device)] if str(device).startswith("cuda") else []
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=cuda):
+        yield cuda
 
 
 def bf16_supported(device):
@@ -373,8 +389,49 @@ class GANomalyNet(NeuralNet):
 
         The optimizer keeps its state, as in the paper's code.
         """
-        self.discriminator_.apply(weights_init)
+        with self.own_rng():
+            self.discriminator_.apply(weights_init)
         self.history.record_batch("d_reinit", 1)
+
+    # -- random numbers -----------------------------------------------------
+
+    @contextlib.contextmanager
+    def rng_stream(self, seed, device="cpu"):
+        """Within this context the net has its own stream of torch's global
+        generators (CPU, and ``device`` when it is a CUDA device): the one
+        ``torch.manual_seed(seed)`` starts. :meth:`own_rng` draws from it.
+        The stream is dropped at the end (nothing of it is pickled)."""
+        with fork_global_rng(device) as cuda:
+            torch.manual_seed(seed)
+            self._rng_stream = cuda, self._rng_get(cuda)
+        try:
+            yield
+        finally:
+            del self._rng_stream
+
+    @contextlib.contextmanager
+    def own_rng(self):
+        """Run with torch's global generators set to this net's stream (see
+        :meth:`rng_stream`), holding the process-wide lock; the caller's
+        states are restored afterwards. Outside :meth:`rng_stream`, the
+        global generators as they are."""
+        stream = self.__dict__.get("_rng_stream")
+        if stream is None:
+            yield
+            return
+        cuda, states = stream
+        with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=cuda):
+            torch.set_rng_state(states[0])
+            for device, state in zip(cuda, states[1:]):
+                torch.cuda.set_rng_state(state, device)
+            try:
+                yield
+            finally:
+                self._rng_stream = cuda, self._rng_get(cuda)
+
+    @staticmethod
+    def _rng_get(cuda):
+        return [torch.get_rng_state(), *(torch.cuda.get_rng_state(d) for d in cuda)]
 
     # -- weight averaging ---------------------------------------------------
 

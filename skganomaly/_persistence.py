@@ -375,8 +375,8 @@ def _load(cls, path, device):
         detector.precision_ = precision  # read by _make_net
 
     # Building the networks draws initial weights: keep the caller's global
-    # torch random state as it was.
-    with torch.random.fork_rng(devices=[]):
+    # torch random state as it was, and other threads' fits undisturbed.
+    with _net.fork_global_rng():
         # epochs: skorch's own max_epochs, unused (fit passes its epochs).
         net = detector._make_net(
             fitted["sample_shape_"], device, seed=0, epochs=0,

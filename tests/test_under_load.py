@@ -107,3 +107,40 @@ def test_same_random_state_is_bit_identical_across_processes(capsys):
     here = capsys.readouterr().out.strip()
     assert len(here) == len(hashlib.sha256().hexdigest())
     assert other.stdout.strip() == here
+
+
+@pytest.mark.parametrize("collapse", [False, True],
+                         ids=["initial-weights", "discriminator-redrawn-every-step"])
+def test_fits_in_threads_at_once_equal_sequential_fits(monkeypatch, collapse):
+    """torch's global generator is shared by the whole process; fits in
+    threads at once (joblib's threading backend, Dask workers' threads) must
+    still draw what they draw alone."""
+    import threading
+
+    from skganomaly import _net
+
+    if collapse:
+        # Re-draw the discriminator after every step: many draws mid-training.
+        monkeypatch.setattr(_net, "D_COLLAPSE", float("inf"))
+    rng = np.random.RandomState(0)
+    jobs = [(seed, rng.normal(size=(64, 5)) if seed % 2 else
+             rng.uniform(0, 255, size=(24, 9, 7))) for seed in range(6)]
+
+    def fit(job, barrier=None):
+        seed, X = job
+        if barrier is not None:
+            barrier.wait()
+        det = GANomalyDetector(**dict(TINY, max_epochs=1, random_state=seed)).fit(X)
+        return det.score_samples(X)
+
+    sequential = [fit(job) for job in jobs]
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # interleave the threads as finely as possible
+    try:
+        barrier = threading.Barrier(len(jobs))
+        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+            concurrent = list(pool.map(lambda job: fit(job, barrier), jobs))
+    finally:
+        sys.setswitchinterval(switch)
+    for got, expected in zip(concurrent, sequential):
+        np.testing.assert_array_equal(got, expected)
