@@ -708,6 +708,11 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
             self.net_ = self._make_net(sample_shape, device, seed, epochs,
                                        early_stopping=stops)
         net = self.net_
+        if warm:
+            # This fit's data order: after unpickling the same as the first
+            # fit's (an int random_state), after load() too (the file does
+            # not hold the order's seed).
+            net.iterator_train__seed = seed
         # The net draws from its own seeded stream of torch's global
         # generators: the caller's random state stays as it was, and fits in
         # other threads do not change what this one draws.
@@ -1178,22 +1183,31 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
 
     # -- persistence --------------------------------------------------------
 
-    def save(self, path):
+    def save(self, path, *, include_optimizer=True):
         """Save the fitted detector to one file that loads without running code.
 
         The file is a zip archive holding the parameters, the fitted
         attributes and the input scaling as JSON, and the weights of the
-        generator and the discriminator as ``torch.save`` state dicts (CPU
-        tensors) with their SHA-256. It records the package and format
-        versions. The write is atomic: a temporary file in the same folder
-        is written, flushed to disk and renamed over ``path``, so a failure
-        never leaves a broken file in place of a good one. ``callbacks`` are
-        not saved (a warning says so); the training history is.
+        generator and the discriminator (and the optimizers' state) as
+        ``torch.save`` state dicts (CPU tensors) with their SHA-256. It
+        records the package and format versions. The write is atomic: a
+        temporary file in the same folder is written, flushed to disk and
+        renamed over ``path``, so a failure never leaves a broken file in
+        place of a good one. ``callbacks`` are not saved (a warning says
+        so); the training history is.
 
         Parameters
         ----------
         path : str or path-like
             Destination file (suggested suffix: ``.skgan``).
+
+        include_optimizer : bool, default=True
+            Also store both Adam optimizers' state (moment estimates and
+            step counts, twice the size of the weights), so that a
+            ``warm_start`` fit after :meth:`load` continues exactly as one
+            after unpickling. ``False`` writes a smaller file for scoring
+            (paper-size networks for 32x32 images: 14 MB instead of 36 MB);
+            training continued from it starts Adam afresh.
 
         Returns
         -------
@@ -1205,7 +1219,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         load : Load a detector saved with this method.
         """
         check_is_fitted(self)
-        return save_detector(self, path)
+        return save_detector(self, path, include_optimizer=bool(include_optimizer))
 
     @classmethod
     def load(cls, path, *, device=None):

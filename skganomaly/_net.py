@@ -492,7 +492,7 @@ class GANomalyNet(NeuralNet):
         try:
             return super().partial_fit(X, y, classes, **fit_params)
         finally:
-            self._ema = None
+            self.__dict__.pop("_ema", None)
 
     # -- data ---------------------------------------------------------------
 

@@ -12,10 +12,14 @@
     scaling (shift and scale as lists of floats, exact in JSON), the training
     history, and for each weight file its size and SHA-256;
 ``generator.pt``, ``discriminator.pt``
-    the networks' ``state_dict`` (CPU tensors) written by ``torch.save``.
+    the networks' ``state_dict`` (CPU tensors) written by ``torch.save``;
+``optimizer.pt``, ``optimizer_discriminator.pt``
+    the two Adam optimizers' ``state_dict`` (moment estimates and step
+    counts), unless saved with ``include_optimizer=False``. With them a
+    ``warm_start`` fit after ``load`` continues exactly as one after
+    unpickling; without them (and for format 1 files) Adam starts afresh.
 
-The optimizers' state is not stored: ``warm_start`` training after ``load``
-starts Adam's moment estimates afresh. ``callbacks`` are not stored either.
+``callbacks`` are not stored.
 
 Loading never unpickles arbitrary objects: the manifest is JSON and the
 weights are read with ``torch.load(..., weights_only=True)`` after their
@@ -57,10 +61,14 @@ __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_detector", "save_detector"]
 FORMAT_NAME = "skganomaly.GANomalyDetector"
 #: Bumped whenever a change to the layout would make older readers
 #: misread a file; readers refuse versions they do not know.
-FORMAT_VERSION = 1
+#: 2: optional optimizer states.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 MANIFEST = "manifest.json"
 WEIGHT_FILES = {"generator": "generator.pt", "discriminator": "discriminator.pt"}
+OPTIMIZER_FILES = {"optimizer": "optimizer.pt",
+                   "optimizer_discriminator": "optimizer_discriminator.pt"}
 #: Refuse manifests larger than this (the history of a long training run is a
 #: few MB): guards against zip bombs.
 MAX_MANIFEST_BYTES = 64 * 2**20
@@ -69,16 +77,19 @@ MAX_MANIFEST_BYTES = 64 * 2**20
 # -- writing ------------------------------------------------------------------
 
 
-def save_detector(detector, path):
+def save_detector(detector, path, include_optimizer=True):
     """Write a fitted detector to ``path`` atomically (see module docstring)."""
     import skganomaly
 
     path = os.fspath(path)
-    blobs = {
-        name: _state_dict_bytes(module)
-        for name, module in [("generator", detector.net_.module_),
-                             ("discriminator", detector.net_.discriminator_)]
-    }
+    net = detector.net_
+    blobs = {name: _torch_bytes(_uncompiled(module).state_dict())
+             for name, module in [("generator", net.module_),
+                                  ("discriminator", net.discriminator_)]}
+    if include_optimizer:
+        blobs.update((name, _torch_bytes(getattr(net, f"{name}_").state_dict()))
+                     for name in OPTIMIZER_FILES)
+    files = {**WEIGHT_FILES, **OPTIMIZER_FILES}
     manifest = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -93,7 +104,7 @@ def save_detector(detector, path):
         },
         "weights": {
             name: {
-                "file": WEIGHT_FILES[name],
+                "file": files[name],
                 "bytes": len(blob),
                 "sha256": hashlib.sha256(blob).hexdigest(),
             }
@@ -107,7 +118,7 @@ def save_detector(detector, path):
         with zipfile.ZipFile(fileobj, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(MANIFEST, text)
             for name, blob in blobs.items():
-                archive.writestr(WEIGHT_FILES[name], blob)
+                archive.writestr(files[name], blob)
 
     atomic_write(path, write)
     return path
@@ -153,11 +164,19 @@ def _uncompiled(module):
     return getattr(module, "_orig_mod", module)
 
 
-def _state_dict_bytes(module):
-    module = _uncompiled(module)
-    state = {key: value.detach().cpu() for key, value in module.state_dict().items()}
+def _torch_bytes(state):
+    """``torch.save`` bytes of a state dict, every tensor on the CPU."""
+    def cpu(value):
+        if isinstance(value, torch.Tensor):
+            return value.detach().cpu()
+        if isinstance(value, dict):
+            return {key: cpu(v) for key, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(cpu(v) for v in value)
+        return value
+
     buffer = io.BytesIO()
-    torch.save(state, buffer)
+    torch.save(cpu(state), buffer)
     return buffer.getvalue()
 
 
@@ -361,8 +380,13 @@ def _load(cls, path, device):
             state = torch.load(io.BytesIO(blob), weights_only=True,
                                map_location=device)
         except Exception as exc:  # noqa: BLE001 - any unreadable blob
-            raise _Refuse(f"the {name} weights cannot be read: {exc}") from None
-        if not (isinstance(state, dict) and all(
+            kind = "state" if name in OPTIMIZER_FILES else "weights"
+            raise _Refuse(f"the {name} {kind} cannot be read: {exc}") from None
+        if name in OPTIMIZER_FILES:
+            if not (isinstance(state, dict)
+                    and set(state) == {"state", "param_groups"}):
+                raise _Refuse(f"the {name} state is not an optimizer's state dict.")
+        elif not (isinstance(state, dict) and all(
                 isinstance(k, str) and isinstance(v, torch.Tensor)
                 for k, v in state.items())):
             raise _Refuse(f"the {name} weights are not a state dict of tensors.")
@@ -390,6 +414,23 @@ def _load(cls, path, device):
             raise _Refuse(
                 f"the {name} weights do not fit the networks described by the "
                 f"parameters: {exc}") from None
+    for name in OPTIMIZER_FILES:
+        if name in states:
+            optimizer = getattr(net, f"{name}_")
+            try:
+                optimizer.load_state_dict(states[name])
+                # load_state_dict counts parameters but does not check shapes.
+                for group in optimizer.param_groups:
+                    for param in group["params"]:
+                        for key, value in optimizer.state.get(param, {}).items():
+                            if value.ndim and value.shape != param.shape:
+                                raise ValueError(
+                                    f"{key} of shape {tuple(value.shape)} for a "
+                                    f"parameter of shape {tuple(param.shape)}")
+            except (ValueError, KeyError, TypeError, RuntimeError,
+                    AttributeError) as exc:
+                raise _Refuse(f"the {name} state does not fit the networks: "
+                              f"{exc}") from None
     history = manifest.get("history")
     if isinstance(history, list) and all(isinstance(h, dict) for h in history):
         net.history = History(history)
@@ -414,14 +455,8 @@ def _load(cls, path, device):
 def _read_manifest(archive):
     infos = archive.infolist()
     names = [info.filename for info in infos]
-    expected = {MANIFEST, *WEIGHT_FILES.values()}
-    if len(names) != len(set(names)) or set(names) != expected:
-        missing = sorted(expected - set(names))
-        extra = sorted(set(names) - expected)
-        raise _Refuse(
-            "its entries are not those of a skganomaly model file "
-            f"(missing: {missing}, unexpected: {extra}, duplicated: "
-            f"{len(names) != len(set(names))}).")
+    if len(names) != len(set(names)) or MANIFEST not in names:
+        _refuse_entries(names, {MANIFEST, *WEIGHT_FILES.values()})
     if archive.getinfo(MANIFEST).file_size > MAX_MANIFEST_BYTES:
         raise _Refuse("its manifest is implausibly large.")
     try:
@@ -431,26 +466,49 @@ def _read_manifest(archive):
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise _Refuse("it is not a GANomalyDetector file (unknown 'format').")
     version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise _Refuse(
             f"it has format version {version!r}, written by skganomaly "
-            f"{manifest.get('skganomaly_version')!r}; this version reads format "
-            f"{FORMAT_VERSION}. Load it with a matching skganomaly version.")
+            f"{manifest.get('skganomaly_version')!r}; this version reads formats "
+            f"{', '.join(map(str, READABLE_VERSIONS))}. Load it with a matching "
+            "skganomaly version.")
+    expected = {MANIFEST, *_declared_files(manifest).values()}
+    if set(names) != expected:
+        _refuse_entries(names, expected)
     return manifest
 
 
-def _read_weights(archive, manifest):
+def _refuse_entries(names, expected):
+    raise _Refuse(
+        "its entries are not those of a skganomaly model file "
+        f"(missing: {sorted(expected - set(names))}, unexpected: "
+        f"{sorted(set(names) - expected)}, duplicated: "
+        f"{len(names) != len(set(names))}).")
+
+
+def _declared_files(manifest):
+    """``{name: file}`` of the state files the manifest lists: the networks,
+    and from format 2 on optionally both optimizers."""
     declared = manifest.get("weights")
-    if not isinstance(declared, dict) or set(declared) != set(WEIGHT_FILES):
+    allowed = [set(WEIGHT_FILES)]
+    if manifest["format_version"] >= 2:
+        allowed.append(set(WEIGHT_FILES) | set(OPTIMIZER_FILES))
+    if not isinstance(declared, dict) or set(declared) not in allowed:
         raise _Refuse("the manifest does not list the generator and "
-                      "discriminator weights.")
+                      "discriminator weights (and nothing or both optimizers "
+                      "besides).")
+    return {name: {**WEIGHT_FILES, **OPTIMIZER_FILES}[name] for name in declared}
+
+
+def _read_weights(archive, manifest):
+    declared = manifest["weights"]
     blobs = {}
-    for name, filename in WEIGHT_FILES.items():
+    for name, filename in _declared_files(manifest).items():
         entry = declared[name]
         if not (isinstance(entry, dict) and entry.get("file") == filename
                 and isinstance(entry.get("bytes"), int)
                 and isinstance(entry.get("sha256"), str)):
-            raise _Refuse(f"the manifest's entry for the {name} weights is malformed.")
+            raise _Refuse(f"the manifest's entry for the {name} state is malformed.")
         if archive.getinfo(filename).file_size != entry["bytes"]:
             raise _Refuse(f"{filename} does not have the size the manifest records "
                           "(the file was altered or truncated).")

@@ -6,6 +6,8 @@ Case                                                Outcome
 ==================================================  =======================================
 pickle and joblib round trip                        identical scores, ``offset_``, predict
 ``save`` then ``load`` (tabular, DataFrame, image)  identical scores, params, attributes
+``warm_start`` fit after ``load`` / after pickle    bit-identical (optimizer states stored)
+``save(include_optimizer=False)``, format 1 files   load; < 0.6x the size; Adam afresh
 ``callbacks`` set when saving                       ``UserWarning``; loaded with ``None``
 model trained on CUDA, loaded on a CPU-only host    loads on the CPU (``map_location``)
 model trained on CUDA, unpickled on a CPU-only host on the CPU, ``device_ == 'cpu'``
@@ -15,6 +17,7 @@ weight blob altered (manifest unchanged)            ``ValueError`` "SHA-256 ... 
 entry missing, extra or duplicated                  ``ValueError`` "entries are not ..."
 manifest not JSON / wrong fitted values             ``ValueError`` naming the problem
 weights of another architecture (checksums valid)   ``ValueError`` "do not fit"
+optimizer state of another model / only one of two  ``ValueError`` naming the problem
 pickle payload in place of weights (checksums ok)   ``ValueError``; the payload never runs
 failure mid-write (exception, full disk, fsync,     the old file is intact, no temporary
 rename, KeyboardInterrupt)                          file is left
@@ -187,25 +190,57 @@ def test_early_stopping_survives_save_and_load(tmp_path):
     assert loaded.do_early_stopping_
     stopper = dict(loaded.net_.callbacks_)["early_stopping"]
     assert stopper.patience == det.n_iter_no_change
-    # A warm start after loading stops early too (the optimizers' state is
-    # not saved, so it need not stop at the same epoch as without the trip).
+    # A warm start after loading stops early too.
     first = loaded.n_iter_
     loaded.set_params(warm_start=True).fit(X)
     assert loaded.n_iter_ < first + 40
     assert stopper.misses_ == stopper.patience
 
 
-def test_loaded_model_can_continue_training(saved, X):
+def test_loaded_model_continues_training_as_the_unpickled_one(fitted, saved, X,
+                                                              tmp_path):
+    def continued(det):
+        return det.set_params(warm_start=True, max_epochs=1).fit(X).score_samples(X)
+
+    expected = continued(pickle.loads(pickle.dumps(fitted)))
     loaded = GANomalyDetector.load(saved)
+    for name in ("optimizer_", "optimizer_discriminator_"):
+        a, b = getattr(loaded.net_, name), getattr(fitted.net_, name)
+        assert a.state_dict()["param_groups"] == b.state_dict()["param_groups"]
+        assert all(torch.equal(a.state[p]["exp_avg"], b.state[q]["exp_avg"])
+                   for p, q in zip(a.state, b.state))
+    np.testing.assert_array_equal(continued(loaded), expected)
+    assert loaded.n_iter_ == 3
+
+    # Without the optimizers: a smaller file, and Adam starts afresh.
+    light = fitted.save(tmp_path / "light.skgan", include_optimizer=False)
+    with zipfile.ZipFile(light) as archive:
+        assert "optimizer.pt" not in archive.namelist()
+    assert os.path.getsize(light) < 0.6 * os.path.getsize(saved)
+    loaded = GANomalyDetector.load(light)
+    assert not loaded.net_.optimizer_.state
+    assert_same_model(loaded, fitted, X)
+    restarted = continued(loaded)
+    assert np.isfinite(restarted).all() and not np.array_equal(restarted, expected)
+
+
+def test_format_1_files_load(fitted, X, tmp_path):
+    # Written before optimizer states existed: the same layout as a file
+    # saved without them, with format_version 1.
+    light = fitted.save(tmp_path / "light.skgan", include_optimizer=False)
+    old = rewrite(light, tmp_path / "old.skgan",
+                  edit_manifest(lambda m: m.update(format_version=1)))
+    loaded = GANomalyDetector.load(old)
+    assert_same_model(loaded, fitted, X)
     loaded.set_params(warm_start=True, max_epochs=1).fit(X)
     assert loaded.n_iter_ == 3
-    assert np.isfinite(loaded.score_samples(X)).all()
 
 
 def test_file_layout_and_versions(saved, fitted):
     with zipfile.ZipFile(saved) as archive:
         assert sorted(archive.namelist()) == [
-            "discriminator.pt", "generator.pt", "manifest.json"]
+            "discriminator.pt", "generator.pt", "manifest.json",
+            "optimizer.pt", "optimizer_discriminator.pt"]
         manifest = json.loads(archive.read("manifest.json"))
         blob = archive.read("generator.pt")
     assert manifest["format"] == "skganomaly.GANomalyDetector"
@@ -226,7 +261,7 @@ def test_weights_are_read_with_weights_only(saved, monkeypatch):
 
     monkeypatch.setattr(torch, "load", spy)
     GANomalyDetector.load(saved)
-    assert len(calls) == 2
+    assert len(calls) == 4  # two networks, two optimizers
     assert all(c["weights_only"] is True and c["map_location"] == "cpu" for c in calls)
 
 
@@ -297,8 +332,21 @@ def test_cuda_trained_model_unpickles_on_a_cpu_only_machine(X):
 # -- refused files ---------------------------------------------------------------------
 
 REFUSED = {
-    "format version 2": (edit_manifest(lambda m: m.update(format_version=2)),
-                         "format version 2"),
+    "format version 3": (edit_manifest(lambda m: m.update(format_version=3)),
+                         "format version 3"),
+    "format 1 with optimizer states": (
+        edit_manifest(lambda m: m.update(format_version=1)),
+        "nothing or both optimizers"),
+    "one optimizer state only": (
+        lambda e: (e.pop("optimizer_discriminator.pt"), edit_manifest(
+            lambda m: m["weights"].pop("optimizer_discriminator"))(e)) and None,
+        "nothing or both optimizers"),
+    "optimizer state of another model": (
+        lambda e: replace_weights("optimizer", _other_optimizer_blob())(e),
+        "optimizer state does not fit"),
+    "weights in place of an optimizer state": (
+        lambda e: replace_weights("optimizer", e["generator.pt"])(e),
+        "not an optimizer's state dict"),
     "other format": (edit_manifest(lambda m: m.update(format="something")),
                      "not a GANomalyDetector file"),
     "altered weights": (
@@ -347,6 +395,12 @@ def _torch_bytes(obj):
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     return buffer.getvalue()
+
+
+def _other_optimizer_blob():
+    other = GANomalyDetector(**{**TINY, "latent_dim": 5, "max_epochs": 1}).fit(
+        np.random.RandomState(1).normal(size=(10, 4)))
+    return _torch_bytes(other.net_.optimizer_.state_dict())
 
 
 def _other_generator_blob():
