@@ -403,7 +403,7 @@ class GANomalyNet(NeuralNet):
         The stream is dropped at the end (nothing of it is pickled)."""
         with fork_global_rng(device) as cuda:
             torch.manual_seed(seed)
-            self._rng_stream = cuda, self._rng_get(cuda)
+            self._rng_stream = device, self._rng_get(cuda)
         try:
             yield
         finally:
@@ -419,15 +419,15 @@ class GANomalyNet(NeuralNet):
         if stream is None:
             yield
             return
-        cuda, states = stream
-        with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=cuda):
+        device, states = stream
+        with fork_global_rng(device) as cuda:
             torch.set_rng_state(states[0])
-            for device, state in zip(cuda, states[1:]):
-                torch.cuda.set_rng_state(state, device)
+            for cuda_device, state in zip(cuda, states[1:]):
+                torch.cuda.set_rng_state(state, cuda_device)
             try:
                 yield
             finally:
-                self._rng_stream = cuda, self._rng_get(cuda)
+                self._rng_stream = device, self._rng_get(cuda)
 
     @staticmethod
     def _rng_get(cuda):

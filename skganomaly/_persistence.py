@@ -377,8 +377,12 @@ def _load(cls, path, device):
     states = {}
     for name, blob in blobs.items():
         try:
+            # Optimizer states load on the CPU: load_state_dict moves the
+            # moments to their parameters' device and keeps Adam's step
+            # counts on the CPU, where a non-capturable Adam needs them.
             state = torch.load(io.BytesIO(blob), weights_only=True,
-                               map_location=device)
+                               map_location="cpu" if name in OPTIMIZER_FILES
+                               else device)
         except Exception as exc:  # noqa: BLE001 - any unreadable blob
             kind = "state" if name in OPTIMIZER_FILES else "weights"
             raise _Refuse(f"the {name} {kind} cannot be read: {exc}") from None
