@@ -260,7 +260,7 @@ def test_unsupported_accelerators_are_refused(tiny, blobs):
 
 
 TWO_PROCESSES = """
-import json, sys, warnings
+import json, os, sys, warnings
 import numpy as np, torch
 warnings.simplefilter("ignore")
 torch.set_num_threads(1)
@@ -283,11 +283,17 @@ try:
     GANomalyDetector(max_epochs=1, accelerator=acc).fit(X)  # random_state=None
 except ValueError as exc:
     out["unseeded"] = str(exc)
-json.dump(out, open(f"{sys.argv[1]}/rank{acc.process_index}.json", "w"))
+with open(f"{sys.argv[1]}/rank{acc.process_index}.json", "w") as f:
+    json.dump(out, f)
 acc.wait_for_everyone()
 acc.end_training()  # an open process group can abort a process at exit
 if torch.distributed.is_initialized():
     torch.distributed.destroy_process_group()
+# Under load, gloo's threads still aborted a process in interpreter teardown
+# now and then ("terminate called without an active exception", seen once
+# in CI after both ranks had written their results): skip the teardown.
+sys.stdout.flush(); sys.stderr.flush()
+os._exit(0)
 """
 
 
