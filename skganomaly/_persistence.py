@@ -69,6 +69,7 @@ MANIFEST = "manifest.json"
 WEIGHT_FILES = {"generator": "generator.pt", "discriminator": "discriminator.pt"}
 OPTIMIZER_FILES = {"optimizer": "optimizer.pt",
                    "optimizer_discriminator": "optimizer_discriminator.pt"}
+STATE_FILES = {**WEIGHT_FILES, **OPTIMIZER_FILES}
 #: Refuse manifests larger than this (the history of a long training run is a
 #: few MB): guards against zip bombs.
 MAX_MANIFEST_BYTES = 64 * 2**20
@@ -89,7 +90,6 @@ def save_detector(detector, path, include_optimizer=True):
     if include_optimizer:
         blobs.update((name, _torch_bytes(getattr(net, f"{name}_").state_dict()))
                      for name in OPTIMIZER_FILES)
-    files = {**WEIGHT_FILES, **OPTIMIZER_FILES}
     manifest = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -104,7 +104,7 @@ def save_detector(detector, path, include_optimizer=True):
         },
         "weights": {
             name: {
-                "file": files[name],
+                "file": STATE_FILES[name],
                 "bytes": len(blob),
                 "sha256": hashlib.sha256(blob).hexdigest(),
             }
@@ -118,7 +118,7 @@ def save_detector(detector, path, include_optimizer=True):
         with zipfile.ZipFile(fileobj, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(MANIFEST, text)
             for name, blob in blobs.items():
-                archive.writestr(files[name], blob)
+                archive.writestr(STATE_FILES[name], blob)
 
     atomic_write(path, write)
     return path
@@ -501,7 +501,7 @@ def _declared_files(manifest):
         raise _Refuse("the manifest does not list the generator and "
                       "discriminator weights (and nothing or both optimizers "
                       "besides).")
-    return {name: {**WEIGHT_FILES, **OPTIMIZER_FILES}[name] for name in declared}
+    return {name: STATE_FILES[name] for name in declared}
 
 
 def _read_weights(archive, manifest):
