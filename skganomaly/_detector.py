@@ -8,6 +8,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
+from sklearn.neighbors import LocalOutlierFactor
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -100,6 +101,11 @@ def conformal_threshold(scores, alpha):
 #: Score component order of ``score_center_``, ``score_scale_`` and
 #: ``score_weights_``.
 SCORE_COMPONENTS = ("latent", "reconstruction")
+
+#: Most training rows whose codes ``score_type='latent_lof'`` keeps as its
+#: reference set (a seeded random subset beyond that): scoring compares each
+#: sample with every reference code, and the model file stores them.
+MAX_REFERENCE_CODES = 10_000
 
 
 def _spread(values):
@@ -236,8 +242,8 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         a latent loss on the discriminator's features. Its latent score
         compares the discriminator's features of ``x`` and ``x_hat``.
 
-    score_type : {'auto', 'latent', 'reconstruction', 'combined'}, \
-            default='auto'
+    score_type : {'auto', 'latent', 'reconstruction', 'combined', \
+            'latent_lof'}, default='auto'
         What :meth:`score_samples` measures (per sample, higher anomaly score
         = more abnormal; ``score_samples`` returns its opposite):
 
@@ -254,6 +260,18 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
           (``validation_fraction``; the training rows when nothing is held
           out). Never on test data: a
           sample's score depends on that sample alone;
+        - ``'latent_lof'``: the local outlier factor of the sample's code
+          ``z = E1(x)`` among the codes of the training rows
+          (:class:`~sklearn.neighbors.LocalOutlierFactor` with
+          ``novelty=True`` and ``n_neighbors``). GANomaly's score asks
+          whether a sample is encoded consistently; this one asks whether
+          its code lies where normal codes are dense, which helps when
+          normal data has many modes (several digits, say; see the
+          benchmarks in the documentation). It departs from the paper after
+          training only: the networks are the same as with ``'latent'``. At
+          most 10,000 training rows (a seeded random subset beyond that;
+          never the held-out rows that calibrate ``offset_``) are kept as
+          ``reference_codes_``;
         - ``'auto'``: the score of the chosen generator's paper, ``'latent'``
           for ``'ganomaly'`` and ``'combined'`` for ``'skip'``.
 
@@ -265,6 +283,12 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
     score_lambda : float in [0, 1], default=0.9
         Weight of the reconstruction error in ``score_type='combined'``
         (0.9 is Skip-GANomaly's lambda). Unused by the other score types.
+
+    n_neighbors : int, default=20
+        Neighbours of ``score_type='latent_lof'`` (fewer when there are fewer
+        reference codes; 20 is
+        :class:`~sklearn.neighbors.LocalOutlierFactor`'s default). Unused by
+        the other score types.
 
     contamination : 'auto' or float, default='auto'
         Sets the threshold ``offset_`` that :meth:`predict` uses.
@@ -399,15 +423,21 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         tabular data or ``(C, H, W)`` for images.
 
     score_type_ : str
-        The score used: ``'latent'``, ``'reconstruction'`` or ``'combined'``
-        (``score_type`` with ``'auto'`` resolved).
+        The score used: ``'latent'``, ``'reconstruction'``, ``'combined'``
+        or ``'latent_lof'`` (``score_type`` with ``'auto'`` resolved).
 
     score_center_, score_scale_, score_weights_ : ndarray of shape (2,)
-        The anomaly score is ``sum(score_weights_ * (e - score_center_) /
-        score_scale_)`` over the per-sample errors ``e = [latent,
-        reconstruction]``. Center and scale are the mean and standard
-        deviation of the errors on held-out normal rows for ``'combined'``,
-        and 0 and 1 (raw errors) otherwise.
+        Except with ``'latent_lof'``, the anomaly score is
+        ``sum(score_weights_ * (e - score_center_) / score_scale_)`` over
+        the per-sample errors ``e = [latent, reconstruction]``. Center and
+        scale are the mean and standard deviation of the errors on held-out
+        normal rows for ``'combined'``, and 0 and 1 (raw errors) otherwise.
+        All weights are 0 with ``'latent_lof'``.
+
+    reference_codes_ : ndarray of shape (n_reference, latent_dim), dtype float32
+        Only with ``score_type='latent_lof'``: the codes ``z`` of the
+        training rows (never the held-out rows that calibrate ``offset_``)
+        that the local outlier factor compares samples with.
 
     device_ : str
         The device the networks are on: the one the model was trained on,
@@ -522,8 +552,10 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         "w_con": [Interval(Real, 0, None, closed="left")],
         "w_enc": [Interval(Real, 0, None, closed="left")],
         "generator": [StrOptions({"ganomaly", "skip"})],
-        "score_type": [StrOptions({"auto", "latent", "reconstruction", "combined"})],
+        "score_type": [StrOptions({"auto", "latent", "reconstruction", "combined",
+                                   "latent_lof"})],
         "score_lambda": [Interval(Real, 0, 1, closed="both")],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "contamination": [
             StrOptions({"auto"}),
             Interval(Real, 0, 0.5, closed="right"),
@@ -560,6 +592,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         generator="ganomaly",
         score_type="auto",
         score_lambda=0.9,
+        n_neighbors=20,
         contamination="auto",
         validation_fraction=0.1,
         early_stopping="auto",
@@ -589,6 +622,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         self.generator = generator
         self.score_type = score_type
         self.score_lambda = score_lambda
+        self.n_neighbors = n_neighbors
         self.contamination = contamination
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
@@ -729,7 +763,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
                     net.refresh_batchnorm(
                         X_train[start:start + step]
                         for start in range(0, len(X_train), step))
-                offset = self._compute_offset(X2d, X_calib)
+                offset = self._compute_offset(X2d, X_calib, X_train, rng)
             except BaseException:
                 if warm and checkpoint.start_ is not None:
                     # Undo this call's epochs on the shared networks.
@@ -901,31 +935,67 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
             **accelerated,
         )
 
-    def _compute_offset(self, X2d, X_calib):
-        """Set the score's ``score_*_`` attributes, then return ``offset_``."""
-        if X_calib is not None:
-            errors = self.net_.error_batches(self._batches_of_tensor(X_calib))
-        else:
-            errors = self._errors(X2d)
+    def _compute_offset(self, X2d, X_calib, X_train, rng):
+        """Set the score's attributes (``score_*_``, and the reference codes
+        of ``'latent_lof'``), then return ``offset_``.
+
+        ``X_train``: the scaled training rows (tensor or ``ScaledRows``).
+        """
         kind = self.score_type
         if kind == "auto":
             kind = "combined" if self.generator == "skip" else "latent"
         self.score_type_ = kind
         self.score_center_, self.score_scale_ = np.zeros(2), np.ones(2)
+        self.score_weights_ = np.array([float(kind == "latent"),
+                                        float(kind == "reconstruction")])
+        self.__dict__.pop("reference_codes_", None)
+        self._lof = None
+        errors = None
         if kind == "combined":
+            errors = (self.net_.error_batches(self._batches_of_tensor(X_calib))
+                      if X_calib is not None else self._errors(X2d))
             lam = float(self.score_lambda)
             self.score_weights_ = np.array([1.0 - lam, lam])
             self.score_center_, self.score_scale_ = errors.mean(axis=0), _spread(errors)
-        else:
-            self.score_weights_ = np.array([float(kind == "latent"),
-                                            float(kind == "reconstruction")])
+        elif kind == "latent_lof":
+            self._fit_reference(X_train, rng)
         if self.contamination == "auto" and X_calib is not None:
-            scores = self._combine(errors)
+            scores = (self._combine(errors) if errors is not None
+                      else self._batch_scores(self._batches_of_tensor(X_calib)))
             return -float(conformal_threshold(scores, AUTO_FALSE_ALARM_RATE))
         rate = (AUTO_FALSE_ALARM_RATE if self.contamination == "auto"
                 else self.contamination)
-        all_errors = errors if X_calib is None else self._errors(X2d)
-        return float(np.percentile(-self._combine(all_errors), 100 * rate))
+        # The training rows scored as predict() will score them (for
+        # 'latent_lof' the reference rows then count themselves among their
+        # neighbours): fit(X).predict(X) flags the contamination rate.
+        scores = (self._combine(errors) if errors is not None and X_calib is None
+                  else self._score(X2d))
+        return float(np.percentile(-scores, 100 * rate))
+
+    def _fit_reference(self, X_train, rng):
+        """Keep the codes of (at most ``MAX_REFERENCE_CODES``) training rows
+        and fit the local outlier factor on them."""
+        keep = np.arange(len(X_train))
+        if len(keep) > MAX_REFERENCE_CODES:
+            keep = np.sort(rng.choice(keep, MAX_REFERENCE_CODES, replace=False))
+        step = self._score_batch_size
+        self.reference_codes_ = self.net_.code_batches(
+            X_train[torch.as_tensor(keep[start:start + step])]
+            for start in range(0, len(keep), step))
+        self._latent_lof()
+
+    def _latent_lof(self):
+        """The local outlier factor on ``reference_codes_``, fitted once (and
+        again after :meth:`load`, which stores the codes only)."""
+        lof = getattr(self, "_lof", None)
+        if lof is None:
+            # float64: LOF's ratios of distances would round to float32.
+            codes = self.reference_codes_.astype(np.float64)
+            lof = LocalOutlierFactor(
+                n_neighbors=min(int(self.n_neighbors), max(len(codes) - 1, 1)),
+                novelty=True).fit(codes)
+            self._lof = lof
+        return lof
 
     # -- scoring ------------------------------------------------------------
 
@@ -998,13 +1068,21 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
                     (errors[:, k] - self.score_center_[k]) / self.score_scale_[k])
         return scores
 
+    def _batch_scores(self, batches):
+        """Anomaly scores of an iterable of scaled batches."""
+        if getattr(self, "score_type_", None) == "latent_lof":
+            codes = self.net_.code_batches(batches).astype(np.float64)
+            return -self._latent_lof().score_samples(codes)
+        return self._combine(self.net_.error_batches(batches))
+
     def _score(self, X2d):
         """Anomaly scores of validated rows; higher = more abnormal."""
-        # Combine batch by batch: beyond the input, memory holds the scores
-        # and one batch's work, whatever the number of rows.
+        # Batch by batch: beyond the input, memory holds the scores and one
+        # batch's work, whatever the number of rows.
         scores = np.empty(len(X2d), dtype=np.float64)
-        for rows, batch_errors in self._error_batches(X2d):
-            scores[rows] = self._combine(batch_errors)
+        step = self._score_batch_size
+        for start, batch in zip(range(0, len(X2d), step), self._scaled_batches(X2d)):
+            scores[start:start + len(batch)] = self._batch_scores([batch])
         return scores
 
     def score_samples(self, X):
@@ -1265,6 +1343,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         state.setdefault("early_stopping", False)
         state.setdefault("n_iter_no_change", 5)
         state.setdefault("ema_decay", 0.0)
+        state.setdefault("n_neighbors", 20)
         super().__setstate__(state)
         net = self.__dict__.get("net_")
         if net is not None and "device_" in self.__dict__:

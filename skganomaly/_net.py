@@ -712,6 +712,20 @@ class GANomalyNet(NeuralNet):
             return np.empty((0, 2), dtype=np.float64)
         return np.concatenate(errors)
 
+    def code_batches(self, batches):
+        """Latent codes ``z = E1(x)`` (float32 numpy of shape ``(n,
+        latent_dim)``) for an iterable of float32 tensors of scaled inputs, in
+        evaluation mode."""
+        self._set_training(False)
+        codes = []
+        with torch.inference_mode(), self.autocast():
+            for xb in batches:
+                z = self.module_.encode(self.prepare_input(xb))
+                codes.append(z.float().flatten(1).cpu().numpy())
+        if not codes:
+            return np.empty((0, int(self.module__latent_dim)), dtype=np.float32)
+        return np.concatenate(codes)
+
     def forward_batches(self, batches):
         """``(x_hat, z, z_hat)`` as float32 CPU tensors for an iterable of
         batches, in evaluation mode."""

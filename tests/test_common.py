@@ -23,6 +23,15 @@ def _tiny_skip():
     )
 
 
-@parametrize_with_checks([_tiny(), _tiny_skip()])
+def _tiny_latent_lof():
+    # The local outlier factor of the codes: fitted on the training rows'
+    # codes after training.
+    return GANomalyDetector(
+        latent_dim=3, n_filters=4, max_epochs=2, batch_size=16, random_state=0,
+        score_type="latent_lof",
+    )
+
+
+@parametrize_with_checks([_tiny(), _tiny_skip(), _tiny_latent_lof()])
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

@@ -1,11 +1,15 @@
 """score_type: latent (GANomaly's), reconstruction, combined (standardised on
-held-out normal rows), and 'auto'."""
+held-out normal rows), latent_lof (local outlier factor of the codes among the training rows'), and
+'auto'."""
 
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import roc_auc_score
+from sklearn.neighbors import LocalOutlierFactor
 from sklearn.utils._param_validation import InvalidParameterError
 
+import skganomaly._detector as detector_module
 from skganomaly import GANomalyDetector
 
 
@@ -76,21 +80,21 @@ def test_combined_statistics_come_from_the_held_out_rows_only(data):
 
 def test_scores_depend_on_the_sample_alone(data):
     X, A = data
-    for kind in ["latent", "reconstruction", "combined"]:
+    for kind in ["latent", "reconstruction", "combined", "latent_lof"]:
         det = _fit(X, score_type=kind)
         whole = det.score_samples(np.vstack([X, A]))
         alone = np.array([det.score_samples(row[None])[0] for row in A])
         np.testing.assert_allclose(alone, whole[len(X):], rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("kind", ["latent", "reconstruction", "combined"])
+@pytest.mark.parametrize("kind", ["latent", "reconstruction", "combined", "latent_lof"])
 def test_contamination_threshold_holds_for_every_score_type(data, kind):
     X, _ = data
     det = _fit(X, score_type=kind, contamination=0.1)
     assert (det.predict(X) == -1).mean() == pytest.approx(0.1, abs=0.02)
 
 
-@pytest.mark.parametrize("kind", ["latent", "reconstruction", "combined"])
+@pytest.mark.parametrize("kind", ["latent", "reconstruction", "combined", "latent_lof"])
 def test_far_anomalies_rank_high_for_every_score_type(kind):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(100, 4))
@@ -104,6 +108,9 @@ def test_far_anomalies_rank_high_for_every_score_type(kind):
     ({"score_type": "score"}, "score_type"),
     ({"generator": "unet"}, "generator"),
     ({"score_lambda": 1.5}, "score_lambda"),
+    ({"n_neighbors": 0}, "n_neighbors"),
+    ({"n_neighbors": 2.5}, "n_neighbors"),
+    ({"n_neighbors": "auto"}, "n_neighbors"),
 ])
 def test_invalid_new_parameters_are_refused(data, params, match):
     with pytest.raises(InvalidParameterError, match=match):
@@ -130,3 +137,107 @@ def test_models_from_before_score_type_score_with_the_latent_score(data):
     for name in ["score_type_", "score_center_", "score_scale_", "score_weights_"]:
         delattr(det, name)  # as in a pickle written before score_type existed
     np.testing.assert_array_equal(det.score_samples(A), expected)
+
+
+# -- latent_lof ------------------------------------------------------------------
+
+
+def _holdout(det, n):
+    """Replay the detector's split: ``(training rows, held-out rows)``."""
+    rng = np.random.RandomState(det.random_state)
+    rng.randint(np.iinfo(np.int32).max)
+    return det._split_holdout(n, rng)
+
+
+@pytest.mark.parametrize("k", [20, 7])
+def test_latent_lof_is_sklearns_lof_on_the_training_codes(data, k):
+    X, A = data
+    det = _fit(X, score_type="latent_lof", **({} if k == 20 else {"n_neighbors": k}))
+    train, valid = _holdout(det, len(X))
+    assert len(valid) == 8 and det.score_type_ == "latent_lof"
+    # The reference set is the codes of the training rows, never the
+    # held-out ones, and the networks are the latent score's.
+    np.testing.assert_allclose(det.reference_codes_, det.encode(X[train]), rtol=1e-6)
+    np.testing.assert_array_equal(det.score_weights_, [0, 0])
+    lof = LocalOutlierFactor(n_neighbors=k, novelty=True).fit(det.encode(X[train]))
+    np.testing.assert_allclose(-det.score_samples(A), -lof.score_samples(det.encode(A)),
+                               rtol=1e-5)
+    latent = _fit(X)
+    for a, b in zip(det.net_.module_.parameters(), latent.net_.module_.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_latent_lof_threshold_is_calibrated_on_held_out_rows(data):
+    X, _ = data
+    det = _fit(X, score_type="latent_lof")
+    _, valid = _holdout(det, len(X))
+    calib = valid[1::2]  # early stopping decides on the other half
+    scores = -det.score_samples(X[calib])
+    expected = detector_module.conformal_threshold(scores, 0.05)
+    assert det.offset_ == pytest.approx(-expected, rel=1e-6)
+
+
+def test_latent_lof_flags_anomalies_between_the_modes_of_normal_data():
+    # Two clusters of normal rows and anomalies halfway between them: the
+    # latent score reconstructs the anomalies consistently and misses them;
+    # their codes lie where no normal code is, which the LOF sees.
+    rng = np.random.RandomState(0)
+    centre = np.full(4, 4.0)
+    X = np.vstack([rng.normal(scale=0.5, size=(100, 4)) + centre,
+                   rng.normal(scale=0.5, size=(100, 4)) - centre])
+    T = np.vstack([rng.normal(scale=0.5, size=(30, 4)) + centre,
+                   rng.normal(scale=0.5, size=(30, 4)) - centre])
+    A = rng.normal(scale=0.5, size=(20, 4))
+    is_anomaly = np.r_[np.zeros(len(T)), np.ones(len(A))]
+    auc = {kind: roc_auc_score(is_anomaly, -_fit(X, score_type=kind, max_epochs=10)
+                               .score_samples(np.vstack([T, A])))
+           for kind in ["latent", "latent_lof"]}
+    assert auc["latent"] < 0.6
+    assert auc["latent_lof"] > 0.99
+
+
+def test_latent_lof_keeps_a_seeded_subset_of_large_training_sets(data, monkeypatch):
+    X, _ = data
+    monkeypatch.setattr(detector_module, "MAX_REFERENCE_CODES", 30)
+    det = _fit(X, score_type="latent_lof", contamination=0.1)
+    again = _fit(X, score_type="latent_lof", contamination=0.1)
+    assert det.reference_codes_.shape == (30, 3)
+    np.testing.assert_array_equal(det.reference_codes_, again.reference_codes_)
+    # Every kept code is one of the training rows' codes.
+    train, _ = _holdout(det, len(X))
+    codes = det.encode(X[train])
+    distance = np.abs(det.reference_codes_[:, None, :] - codes[None]).max(axis=2)
+    assert (distance.min(axis=1) < 1e-5).all()
+    assert det._latent_lof().n_samples_fit_ == 30
+    assert (det.predict(X) == -1).mean() == pytest.approx(0.1, abs=0.02)
+
+
+def test_latent_lof_with_fewer_rows_than_neighbours(data):
+    X, A = data
+    det = _fit(X[:4], score_type="latent_lof")
+    assert det.reference_codes_.shape[0] == 4
+    assert det._latent_lof().n_neighbors_ == 3
+    assert np.isfinite(det.score_samples(A)).all()
+
+
+def test_latent_lof_survives_save_load_and_pickle(data, tmp_path):
+    import pickle
+
+    X, A = data
+    det = _fit(X, score_type="latent_lof", n_neighbors=5)
+    before = det.score_samples(A)
+    loaded = GANomalyDetector.load(det.save(tmp_path / "lof.skgan"))
+    np.testing.assert_array_equal(loaded.reference_codes_, det.reference_codes_)
+    assert loaded.n_neighbors == 5
+    np.testing.assert_array_equal(loaded.score_samples(A), before)
+    assert loaded.offset_ == det.offset_
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(det)).score_samples(A), before)
+
+
+def test_switching_away_from_latent_lof_drops_the_reference(data):
+    X, A = data
+    det = _fit(X, score_type="latent_lof", warm_start=True)
+    det.set_params(score_type="latent").fit(X)
+    assert not hasattr(det, "reference_codes_")
+    lat, _ = _errors_by_hand(det, A)
+    np.testing.assert_allclose(-det.score_samples(A), lat, rtol=1e-5)
