@@ -92,6 +92,16 @@ def main(argv=None):
         rho = spearmanr(cpu, results[key][1]).statistic
         summary["checks"][f"{key[0]}-{key[1]}"]["spearman_vs_cpu"] = rho
 
+    # score_type='latent_lof': codes computed on the GPU (training rows
+    # indexed where they are kept), the LOF on the CPU.
+    lof = {device: GANomalyDetector(device=device, score_type="latent_lof", **params)
+           .fit(X[train]).score_samples(X[test]) for device in ("cpu", gpu)}
+    summary["checks"]["latent_lof"] = {
+        "auc": roc_auc_score(is_anomaly, -lof[gpu]),
+        "finite": bool(np.all(np.isfinite(lof[gpu]))),
+        "spearman_vs_cpu": spearmanr(lof["cpu"], lof[gpu]).statistic,
+    }
+
     # A CUDA-fitted model unpickled where no GPU exists.
     det, scores = results[(gpu, "fp32")]
     model, data, scored = out / "cuda_model.pkl", out / "X_test.npy", out / "cpu_scores.npy"

@@ -159,6 +159,7 @@ def test_latent_lof_is_sklearns_lof_on_the_training_codes(data, k):
     # held-out ones, and the networks are the latent score's.
     np.testing.assert_allclose(det.reference_codes_, det.encode(X[train]), rtol=1e-6)
     np.testing.assert_array_equal(det.score_weights_, [0, 0])
+    assert det.net_.code_batches([]).shape == (0, 3)
     lof = LocalOutlierFactor(n_neighbors=k, novelty=True).fit(det.encode(X[train]))
     np.testing.assert_allclose(-det.score_samples(A), -lof.score_samples(det.encode(A)),
                                rtol=1e-5)
