@@ -40,6 +40,7 @@ from sklearn.metrics import roc_auc_score
 from skganomaly import GANomalyDetector
 
 from . import datasets
+from ._devlog import dev_log
 
 VARIANTS = ("base", "tab", "pad16", "pad32", "up16", "up32")
 OUT = Path(__file__).resolve().parent / "results" / "dev"
@@ -87,15 +88,10 @@ def main(argv=None):
     torch.set_num_threads(1)
     X, y = datasets.load_digits_images()
     X = transform(X, args.variant)
-    OUT.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.patience else "_nostop"
     log = OUT / f"digits_variants_{args.variant}{suffix}.log"
     results = {}
-    with open(log, "a") as out:
-        def say(line):
-            print(line, flush=True)
-            out.write(line + "\n")
-
+    with dev_log(log) as say:
         say(f"# python -m benchmarks.digits_variants {args.variant} --seed {args.seed} "
             f"--tasks {args.tasks} --patience {args.patience}; "
             f"torch {torch.__version__}, 1 thread")

@@ -42,6 +42,7 @@ from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
 
 from skganomaly import GANomalyDetector
 
+from ._devlog import dev_log
 from .datasets import DEFAULT_DATA
 from .quality import load_suite, make_split, peer_features, select_tasks
 
@@ -86,13 +87,8 @@ def main(argv=None):
     torch.set_num_threads(1)
     tasks, kind = load_suite(args.suite, args.data)
     tasks = select_tasks(tasks, [t for t in args.tasks.split(",") if t])
-    OUT.mkdir(parents=True, exist_ok=True)
     log = OUT / f"latent_neighbours_{args.suite}.log"
-    with open(log, "a") as out:
-        def say(line):
-            print(line, flush=True)
-            out.write(line + "\n")
-
+    with dev_log(log) as say:
         say(f"# python -m benchmarks.latent_neighbours --suite {args.suite} --seed "
             f"{args.seed} --tasks {args.tasks} --max-train {args.max_train} --params "
             f"'{args.params}' --lof-neighbours {args.lof_neighbours}; "

@@ -42,6 +42,7 @@ from skganomaly import GANomalyDetector
 from skganomaly._net import ema_step
 
 from . import datasets
+from ._devlog import dev_log
 from .digits_variants import scaled
 
 OUT = Path(__file__).resolve().parent / "results" / "dev"
@@ -103,13 +104,8 @@ def main(argv=None):
     decays = [float(d) for d in args.decays.split(",")]
     X, y = datasets.load_digits_images()
     X = X.astype(np.float32)
-    OUT.mkdir(parents=True, exist_ok=True)
     names = ["last step"] + [f"EMA {d}" for d in decays]
-    with open(OUT / "weight_averaging.log", "a") as out:
-        def say(line):
-            print(line, flush=True)
-            out.write(line + "\n")
-
+    with dev_log(OUT / "weight_averaging.log") as say:
         say(f"# python -m benchmarks.weight_averaging --tasks {args.tasks} "
             f"--seed {args.seed} --epochs {args.epochs} --decays {args.decays}; "
             f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
