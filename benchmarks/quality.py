@@ -857,6 +857,10 @@ def parse_args(argv):
     p.add_argument("--resume", action="store_true",
                    help="keep the runs an interrupted call of the same command "
                         "finished (saved in <results>.progress.json) and do the rest")
+    p.add_argument("--keep-progress", action="store_true",
+                   help="keep the progress file after writing the results (to "
+                        "merge the runs of calls made in parallel on other "
+                        "tasks into one file, then call again with --resume)")
     return p.parse_args(argv)
 
 
@@ -883,7 +887,8 @@ def main(argv=None):
     if not rows:
         raise SystemExit("no results")
     path = write_results(rows, rocs, notes, args, info)
-    progress.path.unlink(missing_ok=True)
+    if not args.keep_progress:
+        progress.path.unlink(missing_ok=True)
     print(f"wrote {path}")
     return rows
 

@@ -85,6 +85,5 @@ plt.show()
 # The latent score is low wherever the networks reconstruct consistently,
 # which includes the space between the blobs; the local outlier factor of
 # the codes is high there, because no training code lies nearby. On data
-# with one mode the two scores usually agree, and on the digits benchmark
-# (development seed) ``latent_lof`` with the default 20 neighbours was on a
-# par with the latent score; fewer neighbours did better there.
+# with one mode the two scores usually agree. ``n_neighbors`` (default 10)
+# sets how local "dense" is.
