@@ -1029,10 +1029,12 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         return max(self.batch_size, _MIN_SCORE_BATCH)
 
     def _scaled_batches(self, X2d):
+        """``(start, batch)`` per scoring batch of validated rows: the first
+        row's position and the scaled rows as a float32 tensor."""
         # Scale batch by batch: memory stays bounded by the batch size.
         step = self._score_batch_size
         for start in range(0, len(X2d), step):
-            yield torch.from_numpy(self._scaler.transform(X2d[start:start + step]))
+            yield start, torch.from_numpy(self._scaler.transform(X2d[start:start + step]))
 
     def _batches_of_tensor(self, X):
         step = self._score_batch_size
@@ -1041,8 +1043,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
     def _error_batches(self, X2d):
         """``(rows, errors)`` per scoring batch of validated rows: the slice
         of ``X2d`` and its ``[latent, reconstruction]`` errors."""
-        step = self._score_batch_size
-        for start, batch in zip(range(0, len(X2d), step), self._scaled_batches(X2d)):
+        for start, batch in self._scaled_batches(X2d):
             yield slice(start, start + len(batch)), self.net_.error_batches([batch])
 
     def _errors(self, X2d):
@@ -1082,8 +1083,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         # Batch by batch: beyond the input, memory holds the scores and one
         # batch's work, whatever the number of rows.
         scores = np.empty(len(X2d), dtype=np.float64)
-        step = self._score_batch_size
-        for start, batch in zip(range(0, len(X2d), step), self._scaled_batches(X2d)):
+        for start, batch in self._scaled_batches(X2d):
             scores[start:start + len(batch)] = self._batch_scores([batch])
         return scores
 
@@ -1152,8 +1152,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
     def _forward_rows(self, X2d, use):
         """Run the generator over validated rows batch by batch; ``use(start,
         scaled_batch, x_hat, z)`` stores what the caller needs."""
-        step = self._score_batch_size
-        for start, batch in zip(range(0, len(X2d), step), self._scaled_batches(X2d)):
+        for start, batch in self._scaled_batches(X2d):
             x_hat, z, _ = self.net_.forward_batches([batch])
             use(start, batch, x_hat, z)
 
