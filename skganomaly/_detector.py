@@ -441,6 +441,10 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         training rows (never the held-out rows that calibrate ``offset_``)
         that the local outlier factor compares samples with.
 
+    n_neighbors_ : int
+        Only with ``score_type='latent_lof'``: the neighbours it uses
+        (``n_neighbors``, or fewer when there are fewer reference codes).
+
     device_ : str
         The device the networks are on: the one the model was trained on,
         or the one it was loaded on (:meth:`load`, or unpickling a model
@@ -951,6 +955,7 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         self.score_weights_ = np.array([float(kind == "latent"),
                                         float(kind == "reconstruction")])
         self.__dict__.pop("reference_codes_", None)
+        self.__dict__.pop("n_neighbors_", None)
         self._lof = None
         errors = None
         if kind == "combined":
@@ -984,6 +989,9 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         self.reference_codes_ = self.net_.code_batches(
             X_train[torch.as_tensor(keep[start:start + step])]
             for start in range(0, len(keep), step))
+        # Frozen at fit like the codes: a model file rebuilds the LOF from
+        # both, whatever n_neighbors is set to later.
+        self.n_neighbors_ = min(int(self.n_neighbors), max(len(keep) - 1, 1))
         self._latent_lof()
 
     def _latent_lof(self):
@@ -993,9 +1001,8 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         if lof is None:
             # float64: LOF's ratios of distances would round to float32.
             codes = self.reference_codes_.astype(np.float64)
-            lof = LocalOutlierFactor(
-                n_neighbors=min(int(self.n_neighbors), max(len(codes) - 1, 1)),
-                novelty=True).fit(codes)
+            lof = LocalOutlierFactor(n_neighbors=self.n_neighbors_,
+                                     novelty=True).fit(codes)
             self._lof = lof
         return lof
 

@@ -222,7 +222,7 @@ def test_latent_lof_with_fewer_rows_than_neighbours(data):
     X, A = data
     det = _fit(X[:4], score_type="latent_lof")
     assert det.reference_codes_.shape[0] == 4
-    assert det._latent_lof().n_neighbors_ == 3
+    assert det.n_neighbors_ == det._latent_lof().n_neighbors_ == 3
     assert np.isfinite(det.score_samples(A)).all()
 
 
@@ -238,12 +238,17 @@ def test_latent_lof_survives_save_load_and_pickle(data, tmp_path):
     np.testing.assert_array_equal(loaded.score_samples(A), before)
     assert loaded.offset_ == det.offset_
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(det)).score_samples(A), before)
+    # The neighbour count is frozen at fit, in the file too.
+    det.set_params(n_neighbors=2)
+    reloaded = GANomalyDetector.load(det.save(tmp_path / "lof2.skgan"))
+    assert reloaded.n_neighbors_ == 5
+    np.testing.assert_array_equal(reloaded.score_samples(A), before)
 
 
 def test_switching_away_from_latent_lof_drops_the_reference(data):
     X, A = data
     det = _fit(X, score_type="latent_lof", warm_start=True)
     det.set_params(score_type="latent").fit(X)
-    assert not hasattr(det, "reference_codes_")
+    assert not hasattr(det, "reference_codes_") and not hasattr(det, "n_neighbors_")
     lat, _ = _errors_by_hand(det, A)
     np.testing.assert_allclose(-det.score_samples(A), lat, rtol=1e-5)
