@@ -255,8 +255,12 @@ class _GANomaly:
     normal training rows."""
 
     def fit(self, ctx):
-        self.model = GANomalyDetector(**_ganomaly_params(ctx)).fit(
-            ctx["train"].astype(np.float32))
+        params = _ganomaly_params(ctx)
+        if ctx["latent_lof_row"]:
+            # The score type does not change training: the networks are
+            # those of the latent score, and the fit also keeps the codes.
+            params["score_type"] = "latent_lof"
+        self.model = GANomalyDetector(**params).fit(ctx["train"].astype(np.float32))
         self.epochs = self.model.n_iter_
         stopper = [cb for name, cb in self.model.net_.callbacks_
                    if isinstance(cb, EarlyStopping)]
@@ -265,6 +269,14 @@ class _GANomaly:
         return self
 
     def anomaly(self, ctx):
+        X = ctx["test"].astype(np.float32)
+        if ctx["latent_lof_row"]:
+            return latent_score(self.model, X)
+        return -self.model.score_samples(X)
+
+    def latent_lof(self, ctx):
+        """``score_type='latent_lof'`` scores of the same fit
+        (``--latent-lof-row``)."""
         return -self.model.score_samples(ctx["test"].astype(np.float32))
 
     def recalibrated(self, ctx):
@@ -272,6 +284,13 @@ class _GANomaly:
         rows (``--bn-recalibration``; evaluated, not part of the package)."""
         recalibrate_batchnorm(self.model, ctx["train"])
         return -self.model.score_samples(ctx["test"].astype(np.float32))
+
+
+def latent_score(det, X):
+    """GANomaly's latent score ``||E1(x) - E2(Dec(E1(x)))||^2`` of a fitted
+    detector whatever its ``score_type``: what ``score_samples`` of the
+    default score type negates."""
+    return det._errors(det._validate_for_scoring(X))[:, 0]
 
 
 def recalibrate_batchnorm(det, X):
@@ -396,6 +415,7 @@ PEERS = {
 }
 LAST_EPOCH_LABEL = "GANomaly (train-mode BN, last epoch)"
 BN_RECAL_LABEL = "GANomaly + BN recalibration (proposal)"
+LATENT_LOF_LABEL = "GANomaly latent_lof"
 
 
 # -- measuring -------------------------------------------------------------------------
@@ -580,7 +600,8 @@ def run(args, argv, progress):
             peer_train, peer_test = peer_features(X[train], X[test], kind)
             ctx = dict(seed=seed, train=X[train], test=X[test], is_anomaly=is_anomaly,
                        peer_train=peer_train, peer_test=peer_test,
-                       max_epochs=args.max_epochs, ganomaly_params=args.ganomaly_params)
+                       max_epochs=args.max_epochs, ganomaly_params=args.ganomaly_params,
+                       latent_lof_row=args.latent_lof_row)
             for key in todo:
                 label, factory = PEERS[key]
                 runner = factory()
@@ -611,6 +632,8 @@ def run(args, argv, progress):
                 results = [(label, scores)]
                 if isinstance(runner, _GANomalyOriginal):
                     results.append((LAST_EPOCH_LABEL, runner.last_epoch()))
+                if isinstance(runner, _GANomaly) and args.latent_lof_row:
+                    results.append((LATENT_LOF_LABEL, runner.latent_lof(ctx)))
                 if isinstance(runner, _GANomaly) and args.bn_recalibration:
                     results.append((BN_RECAL_LABEL, runner.recalibrated(ctx)))
                 run_rows, run_rocs = [], {}
@@ -662,6 +685,9 @@ def _settings_text(args):
         + ("; extra GANomaly row: the same fitted model after re-estimating its "
            "BatchNorm statistics on the training rows (one pass, plain average)"
            if args.bn_recalibration else "")
+        + ("; extra GANomaly row: score_type='latent_lof' of the same fit (the "
+           "fit keeps the training codes; the GANomaly row is its latent score, "
+           "the default score of these networks)" if args.latent_lof_row else "")
     )
 
 
@@ -703,7 +729,8 @@ def _fingerprint(args):
     """What must not change between the calls of a resumed run."""
     return {"suite": args.suite, "max_train": args.max_train,
             "max_epochs": args.max_epochs, "ganomaly_params": args.ganomaly_params,
-            "bn_recalibration": args.bn_recalibration, "skganomaly": __version__}
+            "bn_recalibration": args.bn_recalibration,
+            "latent_lof_row": args.latent_lof_row, "skganomaly": __version__}
 
 
 def write_results(rows, rocs, notes, args, info):
@@ -850,6 +877,9 @@ def parse_args(argv):
     p.add_argument("--bn-recalibration", action="store_true",
                    help="also score the GANomaly model after re-estimating its "
                         "BatchNorm statistics on the training rows (an extra row)")
+    p.add_argument("--latent-lof-row", action="store_true",
+                   help="also report score_type='latent_lof' from the same GANomaly "
+                        "fit (an extra row; the GANomaly row keeps the latent score)")
     p.add_argument("--tag", default="", help="suffix of the result file names")
     p.add_argument("--out", default=str(RESULTS), help="output folder")
     p.add_argument("--no-figures", action="store_true")
@@ -861,7 +891,13 @@ def parse_args(argv):
                    help="keep the progress file after writing the results (to "
                         "merge the runs of calls made in parallel on other "
                         "tasks into one file, then call again with --resume)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.latent_lof_row and (
+            args.ganomaly_params.get("score_type", "auto") not in ("auto", "latent")
+            or args.ganomaly_params.get("generator", "ganomaly") != "ganomaly"):
+        p.error("--latent-lof-row compares latent_lof with the latent score of the "
+                "same fit: leave score_type and generator at their defaults")
+    return args
 
 
 def main(argv=None):

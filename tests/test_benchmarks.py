@@ -151,3 +151,29 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
     assert not progress.exists()
     md = (out / "quality_digits_resume.md").read_text()
     assert "over 2 calls (--resume)" in md and "call 1: " in md
+
+
+def test_latent_lof_row_comes_from_the_same_fit_as_the_latent_row(tmp_path):
+    common = ["--suite", "digits", "--tasks", "3", "--seeds", "0", "--max-epochs", "2",
+              "--methods", "ganomaly", "--max-train", "200",
+              "--ganomaly-params", '{"latent_dim": 4, "n_filters": 4}',
+              "--out", str(tmp_path), "--no-figures"]
+    plain = quality.main(common + ["--tag", "plain"])
+    both = quality.main(common + ["--tag", "both", "--latent-lof-row"])
+    lof = quality.main(common[:-5] + [
+        "--ganomaly-params", '{"latent_dim": 4, "n_filters": 4, "score_type": "latent_lof"}',
+        "--out", str(tmp_path), "--no-figures", "--tag", "lof"])
+    by_method = {r["method"]: r for r in both}
+    assert set(by_method) == {"GANomaly", quality.LATENT_LOF_LABEL}
+    # The GANomaly row is exactly what a default fit reports, and the extra
+    # row exactly what a latent_lof fit reports.
+    for key in ("auc", "ap", "epochs"):
+        assert by_method["GANomaly"][key] == plain[0][key]
+        assert by_method[quality.LATENT_LOF_LABEL][key] == lof[0][key]
+    assert by_method["GANomaly"]["auc"] != by_method[quality.LATENT_LOF_LABEL]["auc"]
+
+
+def test_latent_lof_row_refuses_another_score_type(tmp_path):
+    with pytest.raises(SystemExit):
+        quality.parse_args(["--suite", "digits", "--latent-lof-row",
+                            "--ganomaly-params", '{"score_type": "reconstruction"}'])
