@@ -177,3 +177,29 @@ def test_latent_lof_row_refuses_another_score_type(tmp_path):
     with pytest.raises(SystemExit):
         quality.parse_args(["--suite", "digits", "--latent-lof-row",
                             "--ganomaly-params", '{"score_type": "reconstruction"}'])
+
+
+def test_combine_merges_calls_into_one_table(tmp_path):
+    from benchmarks import combine
+
+    def call(seed, tag):
+        return quality.main(["--suite", "digits", "--tasks", "1,2", "--seeds", str(seed),
+                             "--methods", "iforest,lof", "--max-train", "200",
+                             "--out", str(tmp_path), "--tag", tag, "--no-figures"])
+
+    runs = call(0, "s0") + call(1, "s1")
+    out = tmp_path / "both.md"
+    rows = combine.main([str(tmp_path / "quality_digits_s0.csv"),
+                         str(tmp_path / "quality_digits_s1.csv") + ":LOF=LOF, seed 1",
+                         "--out", str(out)])
+    # Seed 1's IsolationForest rows are dropped by the rename, its LOF rows
+    # relabelled.
+    assert len(rows) == 6
+    assert {r["method"] for r in rows} == {"IsolationForest", "LOF", "LOF, seed 1"}
+    lof1 = np.mean([r["auc"] for r in runs if r["method"] == "LOF" and r["seed"] == 1])
+    text = out.read_text()
+    assert f"| 1 | — | — | {lof1:.3f} |" in text  # the per-seed table
+    assert "quality_digits_s1.csv" in text and "--seeds 1" in text
+
+    with pytest.raises(SystemExit, match="in both"):
+        combine.main([str(tmp_path / "quality_digits_s0.csv")] * 2 + ["--out", str(out)])
