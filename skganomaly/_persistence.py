@@ -8,11 +8,18 @@
     ``callbacks`` and ``accelerator``), the fitted attributes (``offset_``,
     ``n_features_in_``, ``feature_names_in_``, ``sample_shape_``, ``n_iter_``,
     ``device_``, ``precision_``, and under ``extra`` any other public fitted
-    attribute that is a number, a string or a numeric array), the input
+    attribute that is a number, a string or a numeric array; arrays of more
+    than ``INLINE_ARRAY_MAX`` values only by dtype and shape), the input
     scaling (shift and scale as lists of floats, exact in JSON), the training
     history, and for each weight file its size and SHA-256;
 ``generator.pt``, ``discriminator.pt``
     the networks' ``state_dict`` (CPU tensors) written by ``torch.save``;
+``arrays.pt``
+    from format 3 on, only when there are any: the fitted arrays too large for
+    the manifest (such as ``reference_codes_``, up to 10,000 codes), as a
+    dict of CPU tensors written by ``torch.save``. As JSON numbers they took
+    about 20 bytes per value, so 10,000 codes of 512 values would have made
+    a manifest of 100 MB;
 ``optimizer.pt``, ``optimizer_discriminator.pt``
     the two Adam optimizers' ``state_dict`` (moment estimates and step
     counts), unless saved with ``include_optimizer=False``. With them a
@@ -61,15 +68,20 @@ __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_detector", "save_detector"]
 FORMAT_NAME = "skganomaly.GANomalyDetector"
 #: Bumped whenever a change to the layout would make older readers
 #: misread a file; readers refuse versions they do not know.
-#: 2: optional optimizer states.
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+#: 2: optional optimizer states. 3: optional ``arrays.pt``. A file is
+#: written with the lowest version that describes it, so that older
+#: readers still read files without large arrays.
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 MANIFEST = "manifest.json"
 WEIGHT_FILES = {"generator": "generator.pt", "discriminator": "discriminator.pt"}
 OPTIMIZER_FILES = {"optimizer": "optimizer.pt",
                    "optimizer_discriminator": "optimizer_discriminator.pt"}
-STATE_FILES = {**WEIGHT_FILES, **OPTIMIZER_FILES}
+ARRAY_FILES = {"arrays": "arrays.pt"}
+STATE_FILES = {**WEIGHT_FILES, **OPTIMIZER_FILES, **ARRAY_FILES}
+#: Fitted arrays with more values than this go to ``arrays.pt``.
+INLINE_ARRAY_MAX = 1024
 #: Refuse manifests larger than this (the history of a long training run is a
 #: few MB): guards against zip bombs.
 MAX_MANIFEST_BYTES = 64 * 2**20
@@ -90,14 +102,18 @@ def save_detector(detector, path, include_optimizer=True):
     if include_optimizer:
         blobs.update((name, _torch_bytes(getattr(net, f"{name}_").state_dict()))
                      for name in OPTIMIZER_FILES)
+    arrays = {}
+    fitted = _fitted_to_json(detector, arrays)
+    if arrays:
+        blobs["arrays"] = _torch_bytes(arrays)
     manifest = {
         "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        "format_version": 3 if arrays else 2,
         "skganomaly_version": skganomaly.__version__,
         "torch_version": torch.__version__,
         "sklearn_version": sklearn.__version__,
         "params": _params_to_json(detector),
-        "fitted": _fitted_to_json(detector),
+        "fitted": fitted,
         "scaler": {
             "shift": detector._scaler.shift_.tolist(),
             "scale": detector._scaler.scale_.tolist(),
@@ -219,7 +235,9 @@ def _params_to_json(detector):
     return out
 
 
-def _fitted_to_json(detector):
+def _fitted_to_json(detector, arrays):
+    """The fitted attributes as JSON; arrays too large for it are moved to
+    ``arrays`` (name -> tensor) and recorded by dtype and shape."""
     fitted = {
         "offset_": float(detector.offset_),
         "n_features_in_": int(detector.n_features_in_),
@@ -231,12 +249,18 @@ def _fitted_to_json(detector):
         fitted["feature_names_in_"] = [str(n) for n in detector.feature_names_in_]
     if hasattr(detector, "precision_"):
         fitted["precision_"] = str(detector.precision_)
-    fitted["extra"] = {
-        name: _value_to_json(name, value)
-        for name, value in sorted(vars(detector).items())
-        if name.endswith("_") and not name.startswith("_")
-        and name not in _CORE_FITTED
-    }
+    fitted["extra"] = {}
+    for name, value in sorted(vars(detector).items()):
+        if not name.endswith("_") or name.startswith("_") or name in _CORE_FITTED:
+            continue
+        if isinstance(value, np.ndarray) and value.size > INLINE_ARRAY_MAX \
+                and value.dtype.name in _ARRAY_DTYPES:
+            arrays[name] = torch.from_numpy(np.ascontiguousarray(value))
+            value = {"file": ARRAY_FILES["arrays"], "dtype": value.dtype.name,
+                     "shape": list(value.shape)}
+        else:
+            value = _value_to_json(name, value)
+        fitted["extra"][name] = value
     return fitted
 
 
@@ -267,9 +291,20 @@ def _value_to_json(name, value):
         "GANomalyDetector.save stores numbers, strings and numeric arrays only.")
 
 
-def _value_from_json(name, value):
+def _value_from_json(name, value, arrays):
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if isinstance(value, dict) and set(value) == {"file", "dtype", "shape"} \
+            and value["file"] == ARRAY_FILES["arrays"]:
+        tensor = arrays.pop(name, None)
+        if tensor is not None and value["dtype"] in _ARRAY_DTYPES \
+                and isinstance(value["shape"], list) \
+                and list(tensor.shape) == value["shape"]:
+            array = tensor.numpy()
+            if array.dtype.name == value["dtype"]:
+                return array
+        raise _Refuse(f"the fitted attribute {name} is missing from arrays.pt "
+                      "or does not have the dtype and shape the manifest records.")
     if isinstance(value, dict) and set(value) == {"float"} and \
             value["float"] in ("nan", "inf", "-inf"):
         return float(value["float"])
@@ -338,6 +373,7 @@ def _load(cls, path, device):
     with archive:
         manifest = _read_manifest(archive)
         blobs = _read_weights(archive, manifest)
+    arrays = _read_arrays(blobs.pop("arrays", None))
 
     from ._detector import resolve_device
 
@@ -363,7 +399,7 @@ def _load(cls, path, device):
     except (TypeError, ValueError) as exc:
         raise _Refuse(f"its parameters are invalid: {exc}") from None
 
-    fitted = _check_fitted(manifest.get("fitted"))
+    fitted = _check_fitted(manifest.get("fitted"), arrays)
     scaler = _check_scaler(manifest.get("scaler"), fitted["sample_shape_"])
 
     if device is None:
@@ -497,10 +533,12 @@ def _declared_files(manifest):
     allowed = [set(WEIGHT_FILES)]
     if manifest["format_version"] >= 2:
         allowed.append(set(WEIGHT_FILES) | set(OPTIMIZER_FILES))
+    if manifest["format_version"] >= 3:
+        allowed += [names | set(ARRAY_FILES) for names in allowed]
     if not isinstance(declared, dict) or set(declared) not in allowed:
         raise _Refuse("the manifest does not list the generator and "
                       "discriminator weights (and nothing or both optimizers "
-                      "besides).")
+                      "besides, and from format 3 on optionally the arrays).")
     return {name: STATE_FILES[name] for name in declared}
 
 
@@ -529,7 +567,21 @@ def _read_weights(archive, manifest):
     return blobs
 
 
-def _check_fitted(fitted):
+def _read_arrays(blob):
+    """``arrays.pt`` as ``{name: CPU tensor}`` (empty without the entry)."""
+    if blob is None:
+        return {}
+    try:
+        arrays = torch.load(io.BytesIO(blob), weights_only=True, map_location="cpu")
+    except Exception as exc:  # noqa: BLE001 - any unreadable blob
+        raise _Refuse(f"arrays.pt cannot be read: {exc}") from None
+    if not (isinstance(arrays, dict) and all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in arrays.items())):
+        raise _Refuse("arrays.pt is not a dict of tensors.")
+    return dict(arrays)
+
+
+def _check_fitted(fitted, arrays):
     if not isinstance(fitted, dict):
         raise _Refuse("the manifest has no 'fitted' object.")
 
@@ -558,7 +610,11 @@ def _check_fitted(fitted):
             and not name.startswith("_") and name not in _CORE_FITTED
             for name in extra):
         raise _Refuse("the extra fitted attributes are malformed.")
-    extra = {name: _value_from_json(name, value) for name, value in extra.items()}
+    extra = {name: _value_from_json(name, value, arrays)
+             for name, value in extra.items()}
+    if arrays:
+        raise _Refuse(f"arrays.pt holds arrays the manifest does not list: "
+                      f"{sorted(arrays)}.")
     precision = fitted.get("precision_")
     if precision not in (None, "fp32", "bf16"):
         raise _Refuse("the fitted attribute precision_ is malformed.")

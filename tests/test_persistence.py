@@ -8,6 +8,8 @@ pickle and joblib round trip                        identical scores, ``offset_`
 ``save`` then ``load`` (tabular, DataFrame, image)  identical scores, params, attributes
 ``warm_start`` fit after ``load`` / after pickle    bit-identical (optimizer states stored)
 ``save(include_optimizer=False)``, format 1 files   load; < 0.6x the size; Adam afresh
+large fitted arrays (``reference_codes_``)          in ``arrays.pt``, bit-identical; format 3
+``arrays.pt`` forged, unlisted, of another shape    ``ValueError`` naming the problem
 ``callbacks`` set when saving                       ``UserWarning``; loaded with ``None``
 model trained on CUDA, loaded on a CPU-only host    loads on the CPU (``map_location``)
 model trained on CUDA, unpickled on a CPU-only host on the CPU, ``device_ == 'cpu'``
@@ -244,7 +246,8 @@ def test_file_layout_and_versions(saved, fitted):
         manifest = json.loads(archive.read("manifest.json"))
         blob = archive.read("generator.pt")
     assert manifest["format"] == "skganomaly.GANomalyDetector"
-    assert manifest["format_version"] == _persistence.FORMAT_VERSION
+    # Nothing needs format 3 (arrays.pt): older readers still read the file.
+    assert manifest["format_version"] == 2
     assert manifest["skganomaly_version"] == skganomaly.__version__
     assert "callbacks" not in manifest["params"]
     assert manifest["fitted"]["offset_"] == fitted.offset_
@@ -332,8 +335,8 @@ def test_cuda_trained_model_unpickles_on_a_cpu_only_machine(X):
 # -- refused files ---------------------------------------------------------------------
 
 REFUSED = {
-    "format version 3": (edit_manifest(lambda m: m.update(format_version=3)),
-                         "format version 3"),
+    "format version 4": (edit_manifest(lambda m: m.update(format_version=4)),
+                         "format version 4"),
     "format 1 with optimizer states": (
         edit_manifest(lambda m: m.update(format_version=1)),
         "nothing or both optimizers"),
@@ -508,3 +511,71 @@ def test_save_replaces_an_existing_file(fitted, X, tmp_path):
     assert os.listdir(tmp_path) == ["model.skgan"]
     np.testing.assert_array_equal(GANomalyDetector.load(path).score_samples(X),
                                   fitted.score_samples(X))
+
+
+# -- large fitted arrays (format 3) ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lof_saved(tmp_path_factory):
+    X = np.random.RandomState(2).normal(size=(400, 4))
+    det = GANomalyDetector(**{**TINY, "score_type": "latent_lof"}).fit(X)
+    path = tmp_path_factory.mktemp("lof") / "lof.skgan"
+    det.save(path)
+    return det, path, X
+
+
+def _manifest(path):
+    with zipfile.ZipFile(path) as archive:
+        return (json.loads(archive.read("manifest.json")), archive.namelist(),
+                archive.getinfo("manifest.json").file_size)
+
+
+def test_large_fitted_arrays_are_stored_as_tensors(lof_saved, tmp_path, monkeypatch):
+    det, path, X = lof_saved
+    codes = det.reference_codes_
+    assert codes.size > _persistence.INLINE_ARRAY_MAX
+    manifest, names, manifest_bytes = _manifest(path)
+    assert manifest["format_version"] == 3 and "arrays.pt" in names
+    assert manifest["fitted"]["extra"]["reference_codes_"] == {
+        "file": "arrays.pt", "dtype": "float32", "shape": list(codes.shape)}
+    loaded = GANomalyDetector.load(path)
+    assert loaded.reference_codes_.dtype == np.float32
+    np.testing.assert_array_equal(loaded.reference_codes_, codes)
+    np.testing.assert_array_equal(loaded.score_samples(X), det.score_samples(X))
+
+    # Written as before format 3 (the codes as JSON numbers in the manifest):
+    # about 20 bytes per value more, and such files still load.
+    monkeypatch.setattr(_persistence, "INLINE_ARRAY_MAX", 10**9)
+    inline = det.save(tmp_path / "inline.skgan")
+    manifest, names, inline_bytes = _manifest(inline)
+    assert manifest["format_version"] == 2 and "arrays.pt" not in names
+    assert inline_bytes > manifest_bytes + 10 * codes.size
+    np.testing.assert_array_equal(GANomalyDetector.load(inline).reference_codes_, codes)
+
+
+def _edit_arrays(edit):
+    def change(entries):
+        arrays = torch.load(io.BytesIO(entries["arrays.pt"]), weights_only=True)
+        edit(arrays)
+        replace_weights("arrays", _torch_bytes(arrays))(entries)
+    return change
+
+
+@pytest.mark.parametrize("change, match", [
+    (_edit_arrays(lambda a: a.update(reference_codes_=a["reference_codes_"][:-1])),
+     "reference_codes_ is missing from arrays.pt or does not have"),
+    (_edit_arrays(lambda a: a.update(reference_codes_=a["reference_codes_"].double())),
+     "reference_codes_ is missing from arrays.pt or does not have"),
+    (_edit_arrays(lambda a: a.update(other_=torch.zeros(3))),
+     r"arrays.pt holds arrays the manifest does not list: \['other_'\]"),
+    (lambda e: replace_weights("arrays", _torch_bytes([1, 2]))(e),
+     "arrays.pt is not a dict of tensors"),
+    (lambda e: e.update({"arrays.pt": e["arrays.pt"][:-9] + b"X" * 9}),
+     "SHA-256 of arrays.pt does not match"),
+    (edit_manifest(lambda m: m.update(format_version=2)), "optionally the arrays"),
+], ids=["shape", "dtype", "unlisted", "not a dict", "altered", "format 2"])
+def test_forged_arrays_are_refused(lof_saved, change, match, tmp_path):
+    path = rewrite(lof_saved[1], tmp_path / "bad.skgan", change)
+    with pytest.raises(ValueError, match=match):
+        GANomalyDetector.load(path)
