@@ -10,10 +10,10 @@ std tables that ``quality`` writes for a single call::
         benchmarks/results/quality_mnist_full_seed1.csv \\
         benchmarks/results/quality_mnist_full_seed2.csv
 
-A source ``path:old=new`` renames the method ``old`` of that file (and keeps
-only the renamed rows), so rows of a call whose GANomaly used other
-parameters get a label of their own. The same task, seed and method may not
-come from two files. Nothing is recomputed: the output lists each source
+A source ``path:old=new`` (or ``path:old=new:old2=new2``) relabels methods
+of that file, so that rows of calls whose GANomaly scored differently get
+labels of their own; ``path:old=`` drops a method. The same task, seed and
+method may not come from two files. Nothing is recomputed: the output lists each source
 with the command recorded in it.
 """
 
@@ -32,15 +32,18 @@ _NUMERIC = ("auc", "ap", "fit_s", "score_s")
 
 
 def parse_source(spec):
-    """``path`` or ``path:old=new`` -> (path, rename or None)."""
-    path, sep, rename = spec.rpartition(":")
-    if sep and "=" in rename and not rename.startswith(("/", "\\")):
-        old, new = rename.split("=", 1)
-        return Path(path), (old, new)
-    return Path(spec), None
+    """``path[:old=new]...`` -> (path, {old: new})."""
+    renames = {}
+    while True:
+        head, sep, tail = spec.rpartition(":")
+        if not (sep and "=" in tail):
+            return Path(spec), renames
+        old, new = tail.split("=", 1)
+        renames[old] = new
+        spec = head
 
 
-def read_source(path, rename=None):
+def read_source(path, renames=()):
     """The result rows and ``# key: value`` header lines of a quality CSV."""
     header, body = {}, []
     for line in Path(path).read_text().splitlines():
@@ -54,19 +57,21 @@ def read_source(path, rename=None):
         r["seed"] = int(r["seed"])
         for key in _NUMERIC:
             r[key] = float(r[key])
-    if rename is not None:
-        old, new = rename
-        rows = [dict(r, method=new) for r in rows if r["method"] == old]
-        if not rows:
-            raise SystemExit(f"{path}: no rows of method {old!r} to rename")
+    methods = {r["method"] for r in rows}
+    for old in renames:
+        if old not in methods:
+            raise SystemExit(f"{path}: no rows of method {old!r} to relabel")
+    renames = dict(renames)
+    rows = [dict(r, method=renames.get(r["method"], r["method"])) for r in rows
+            if renames.get(r["method"], r["method"])]
     return rows, header
 
 
 def combine(sources):
     """Merged rows, and one ``(path, header, methods)`` per source."""
     rows, described, seen = [], [], {}
-    for path, rename in sources:
-        part, header = read_source(path, rename)
+    for path, renames in sources:
+        part, header = read_source(path, renames)
         for r in part:
             key = (r["suite"], r["task"], r["seed"], r["method"])
             if key in seen:
@@ -123,8 +128,8 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(prog="python -m benchmarks.combine",
                                 description=__doc__.split("\n\n")[0])
-    p.add_argument("sources", nargs="+", metavar="CSV[:old=new]",
-                   help="quality result CSVs, optionally renaming one method")
+    p.add_argument("sources", nargs="+", metavar="CSV[:old=new]...",
+                   help="quality result CSVs, optionally relabelling methods")
     p.add_argument("--out", required=True, type=Path, help="Markdown file to write")
     args = p.parse_args(argv)
     rows, described = combine([parse_source(s) for s in args.sources])

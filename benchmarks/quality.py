@@ -288,8 +288,8 @@ class _GANomaly:
 
 def latent_score(det, X):
     """GANomaly's latent score ``||E1(x) - E2(Dec(E1(x)))||^2`` of a fitted
-    detector whatever its ``score_type``: what ``score_samples`` of the
-    default score type negates."""
+    detector whatever its ``score_type``: what ``score_samples`` with
+    ``score_type='latent'`` negates."""
     return det._errors(det._validate_for_scoring(X))[:, 0]
 
 
@@ -687,7 +687,7 @@ def _settings_text(args):
            if args.bn_recalibration else "")
         + ("; extra GANomaly row: score_type='latent_lof' of the same fit (the "
            "fit keeps the training codes; the GANomaly row is its latent score, "
-           "the default score of these networks)" if args.latent_lof_row else "")
+           "the paper's)" if args.latent_lof_row else "")
     )
 
 
@@ -879,7 +879,8 @@ def parse_args(argv):
                         "BatchNorm statistics on the training rows (an extra row)")
     p.add_argument("--latent-lof-row", action="store_true",
                    help="also report score_type='latent_lof' from the same GANomaly "
-                        "fit (an extra row; the GANomaly row keeps the latent score)")
+                        "fit (an extra row; the GANomaly row is then the paper's "
+                        "latent score, whatever the input kind)")
     p.add_argument("--tag", default="", help="suffix of the result file names")
     p.add_argument("--out", default=str(RESULTS), help="output folder")
     p.add_argument("--no-figures", action="store_true")

@@ -158,15 +158,18 @@ def test_latent_lof_row_comes_from_the_same_fit_as_the_latent_row(tmp_path):
               "--methods", "ganomaly", "--max-train", "200",
               "--ganomaly-params", '{"latent_dim": 4, "n_filters": 4}',
               "--out", str(tmp_path), "--no-figures"]
-    plain = quality.main(common + ["--tag", "plain"])
+    def alone(kind):
+        return quality.main(common[:-5] + [
+            "--ganomaly-params",
+            f'{{"latent_dim": 4, "n_filters": 4, "score_type": "{kind}"}}',
+            "--out", str(tmp_path), "--no-figures", "--tag", kind])
+
+    plain, lof = alone("latent"), alone("latent_lof")
     both = quality.main(common + ["--tag", "both", "--latent-lof-row"])
-    lof = quality.main(common[:-5] + [
-        "--ganomaly-params", '{"latent_dim": 4, "n_filters": 4, "score_type": "latent_lof"}',
-        "--out", str(tmp_path), "--no-figures", "--tag", "lof"])
     by_method = {r["method"]: r for r in both}
     assert set(by_method) == {"GANomaly", quality.LATENT_LOF_LABEL}
-    # The GANomaly row is exactly what a default fit reports, and the extra
-    # row exactly what a latent_lof fit reports.
+    # The GANomaly row is exactly what a fit with the paper's latent score
+    # reports, and the extra row exactly what a latent_lof fit reports.
     for key in ("auc", "ap", "epochs"):
         assert by_method["GANomaly"][key] == plain[0][key]
         assert by_method[quality.LATENT_LOF_LABEL][key] == lof[0][key]
@@ -190,15 +193,24 @@ def test_combine_merges_calls_into_one_table(tmp_path):
     runs = call(0, "s0") + call(1, "s1")
     out = tmp_path / "both.md"
     rows = combine.main([str(tmp_path / "quality_digits_s0.csv"),
-                         str(tmp_path / "quality_digits_s1.csv") + ":LOF=LOF, seed 1",
+                         str(tmp_path / "quality_digits_s1.csv")
+                         + ":LOF=LOF, seed 1:IsolationForest=",
                          "--out", str(out)])
-    # Seed 1's IsolationForest rows are dropped by the rename, its LOF rows
-    # relabelled.
+    # Seed 1's IsolationForest rows are dropped, its LOF rows relabelled.
     assert len(rows) == 6
     assert {r["method"] for r in rows} == {"IsolationForest", "LOF", "LOF, seed 1"}
     lof1 = np.mean([r["auc"] for r in runs if r["method"] == "LOF" and r["seed"] == 1])
     text = out.read_text()
     assert f"| 1 | — | — | {lof1:.3f} |" in text  # the per-seed table
+    both = combine.main([str(tmp_path / "quality_digits_s0.csv"),
+                         str(tmp_path / "quality_digits_s1.csv"), "--out", str(out)])
+    assert len(both) == 8
+    per_seed = [np.mean([r["auc"] for r in runs if r["method"] == "LOF" and r["seed"] == k])
+                for k in (0, 1)]
+    mean_row = [line for line in out.read_text().splitlines()
+                if line.startswith("| **mean** |")][0]  # ROC AUC comes first
+    lof = mean_row.split(" | ")[2].rstrip(" |")
+    assert lof == f"**{np.mean(per_seed):.3f} ± {np.std(per_seed):.3f}**"
     assert "quality_digits_s1.csv" in text and "--seeds 1" in text
 
     with pytest.raises(SystemExit, match="in both"):
