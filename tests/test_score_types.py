@@ -34,7 +34,22 @@ def _errors_by_hand(det, X):
     return lat, rec
 
 
-def test_latent_is_the_default_and_ganomalys_score(data):
+@pytest.mark.parametrize("shape, kind", [
+    ((60, 1, 8, 8), "latent_lof"),  # an image stack
+    ((60, 64), "latent"),  # the same values as tabular rows
+])
+def test_auto_picks_the_score_per_input_kind(shape, kind):
+    X = np.random.RandomState(0).normal(size=shape)
+    auto, explicit = _fit(X, n_filters=2), _fit(X, n_filters=2, score_type=kind)
+    assert auto.score_type_ == kind
+    np.testing.assert_array_equal(auto.score_samples(X[:7]), explicit.score_samples(X[:7]))
+    assert auto.offset_ == explicit.offset_
+    if len(shape) == 4:  # flat rows with image_shape are images too
+        flat = _fit(X.reshape(len(X), -1), n_filters=2, image_shape=shape[1:])
+        assert flat.score_type_ == "latent_lof"
+
+
+def test_latent_is_the_tabular_default_and_ganomalys_score(data):
     X, A = data
     auto, latent = _fit(X), _fit(X, score_type="latent")
     assert auto.score_type == "auto" and auto.score_type_ == "latent"
