@@ -268,22 +268,25 @@ class _GANomaly:
             self.epochs = f"{self.model.n_iter_} (best {stopper[0].best_epoch_})"
         return self
 
+    def _model_anomaly(self, ctx):
+        """The fitted model's own anomaly scores of the test rows."""
+        return -self.model.score_samples(ctx["test"].astype(np.float32))
+
     def anomaly(self, ctx):
-        X = ctx["test"].astype(np.float32)
         if ctx["latent_lof_row"]:
-            return latent_score(self.model, X)
-        return -self.model.score_samples(X)
+            return latent_score(self.model, ctx["test"].astype(np.float32))
+        return self._model_anomaly(ctx)
 
     def latent_lof(self, ctx):
         """``score_type='latent_lof'`` scores of the same fit
         (``--latent-lof-row``)."""
-        return -self.model.score_samples(ctx["test"].astype(np.float32))
+        return self._model_anomaly(ctx)
 
     def recalibrated(self, ctx):
         """Scores after re-estimating BatchNorm statistics on the training
         rows (``--bn-recalibration``; evaluated, not part of the package)."""
         recalibrate_batchnorm(self.model, ctx["train"])
-        return -self.model.score_samples(ctx["test"].astype(np.float32))
+        return self._model_anomaly(ctx)
 
 
 def latent_score(det, X):

@@ -296,6 +296,7 @@ def _value_from_json(name, value, arrays):
         return value
     if isinstance(value, dict) and set(value) == {"file", "dtype", "shape"} \
             and value["file"] == ARRAY_FILES["arrays"]:
+        # Popped: _check_fitted refuses whatever arrays.pt holds besides.
         tensor = arrays.pop(name, None)
         if tensor is not None and value["dtype"] in _ARRAY_DTYPES \
                 and isinstance(value["shape"], list) \
