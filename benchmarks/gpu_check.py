@@ -11,8 +11,10 @@ Meant for a lent GPU machine with a few minutes of budget. In one run it
    to float tolerance; saves it (with the optimizers' state), loads it on the
    GPU and continues training one epoch: the scores must equal those of the
    unpickled model continued the same way;
-3. runs ``benchmarks/speed.py`` on CUDA (paper's networks, 1x32x32) and
-   writes its tables.
+3. runs ``benchmarks/speed.py`` on CUDA (paper's networks, 1x32x32): the
+   estimator against the plain loop in fp32 and bf16, then its training
+   throughput by batch size and with ``compile=True``; the tables
+   (``speed_cuda.*``, ``speed_cuda_sweep.*``) go to ``--out``.
 
 Usage (on the GPU machine, from the project root)::
 
@@ -151,10 +153,15 @@ def main(argv=None):
     (out / "gpu_check.json").write_text(json.dumps(summary, indent=2, default=float))
 
     if not args.skip_speed:
-        subprocess.run([sys.executable, str(Path(__file__).parent / "speed.py"),
-                        "--device", gpu, "--n-train", str(args.n_train),
-                        "--epochs", "2", "--pairs", "3", "--rss-rows", "0",
-                        "--out", "speed_cuda"], check=False)
+        speed = [sys.executable, str(Path(__file__).parent / "speed.py"),
+                 "--device", gpu, "--out", "speed_cuda", "--results-dir", str(out)]
+        # Estimator vs the plain loop, fp32 and bf16 (pairs, as on the CPU).
+        subprocess.run([*speed, "--n-train", str(args.n_train), "--epochs", "2",
+                        "--pairs", "3", "--rss-rows", "0"], check=False)
+        # Throughput by batch size, and with torch.compile.
+        subprocess.run([*speed, "--n-train", str(2 * args.n_train), "--epochs", "3",
+                        "--sweep", "64,256,1024", "--sweep-compile", "64"],
+                       check=False)
     return 0 if ok else 1
 
 
