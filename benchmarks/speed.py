@@ -303,7 +303,7 @@ def sweep_row(args, batch_size, precision, compile_):
         "resolved": resolve_precision(precision, args.device, shape),
         "first_epoch_s": durations[0],
         "train_img_s": args.n_train / statistics.median(durations[1:]),
-        "fit_s": fit_s, "score_img_s": args.n_train / score_s,
+        "fit_s": fit_s, "epoch_s": durations, "score_img_s": args.n_train / score_s,
         "finite": bool(np.all(np.isfinite(scores))),
     }
 

@@ -1,11 +1,13 @@
-"""Smoke test of the quality benchmark (benchmarks/quality.py).
+"""Smoke tests of the benchmark scripts (benchmarks/).
 
-Runs the digits suite (shipped with scikit-learn, no files needed) on one
-task, one seed and one epoch with tiny networks. It checks that the
-benchmark runs and writes its files, not how good any detector is.
+The quality benchmark runs the digits suite (shipped with scikit-learn, no
+files needed) on one task, one seed and one epoch with tiny networks. The
+tests check that the scripts run, write their files and compute their
+figures as documented, not how good or fast any detector is.
 """
 
 import csv
+import json
 import sys
 from pathlib import Path
 
@@ -215,3 +217,24 @@ def test_combine_merges_calls_into_one_table(tmp_path):
 
     with pytest.raises(SystemExit, match="in both"):
         combine.main([str(tmp_path / "quality_digits_s0.csv")] * 2 + ["--out", str(out)])
+
+
+def test_speed_sweep_reports_steady_epochs_per_configuration(tmp_path):
+    from benchmarks import speed
+
+    speed.main(["--sweep", "16,32", "--sweep-compile", "", "--precisions", "fp32",
+                "--n-train", "64", "--epochs", "3", "--latent-dim", "4",
+                "--n-filters", "4", "--out", "sweep_test", "--results-dir",
+                str(tmp_path)])
+    data = json.loads((tmp_path / "sweep_test_sweep.json").read_text())
+    rows = data["rows"]
+    assert [(r["batch_size"], r["precision"], r["compile"]) for r in rows] == [
+        (16, "fp32", False), (32, "fp32", False)]
+    for r in rows:
+        # Warm-up and compilation stay out of the steady figure.
+        assert len(r["epoch_s"]) == 3 and r["first_epoch_s"] == r["epoch_s"][0]
+        assert r["train_img_s"] == pytest.approx(64 / np.median(r["epoch_s"][1:]))
+        assert r["finite"] and r["score_img_s"] > 0
+    table = (tmp_path / "sweep_test_sweep.md").read_text()
+    assert f"| 16 | fp32 (fp32) | no | {rows[0]['train_img_s']:,.0f} |" in table
+    assert "command:" in table and "64 images 1x32x32, 3 epochs" in table
