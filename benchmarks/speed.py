@@ -308,7 +308,7 @@ def sweep_row(args, batch_size, precision, compile_):
     }
 
 
-def sweep_markdown(info, flops, rows):
+def sweep_markdown(info, flops, rows, failures=()):
     lines = [
         f"# Training throughput of GANomalyDetector by batch size ({info['device']})",
         "",
@@ -334,6 +334,7 @@ def sweep_markdown(info, flops, rows):
             f"{'yes' if r['compile'] else 'no'} | {r['train_img_s']:,.0f} | "
             f"{r['train_img_s'] * flops['train'] / 1e12:.2f} | {r['first_epoch_s']:.1f} | "
             f"{r['score_img_s']:,.0f} |")
+    lines += [f"- failed: {f}" for f in failures]
     return "\n".join(lines) + "\n"
 
 
@@ -344,18 +345,20 @@ def sweep(args, info, flops, out):
                for p in args.precisions.split(",")]
     configs += [(int(b), p, True) for b in filter(None, args.sweep_compile.split(","))
                 for p in args.precisions.split(",")]
-    rows = []
+    rows, failures = [], []
     for batch_size, precision, compile_ in configs:
         try:
             rows.append(sweep_row(args, batch_size, precision, compile_))
-        except Exception as exc:  # noqa: BLE001 - reported, the sweep goes on
-            print(f"  batch {batch_size} {precision} compile={compile_}: {exc!r}")
-            continue
-        print(f"  {rows[-1]}", flush=True)
+            print(f"  {rows[-1]}", flush=True)
+        except Exception as exc:  # noqa: BLE001 - recorded, the sweep goes on
+            failures.append(f"batch {batch_size} {precision} compile={compile_}: "
+                            f"{exc!r}"[:500])
+            print(f"  {failures[-1]}", flush=True)
         out.with_suffix(".json").write_text(json.dumps(
-            {"info": info, "flops": flops, "rows": rows}, indent=2))
-        out.with_suffix(".md").write_text(sweep_markdown(info, flops, rows))
-    print(sweep_markdown(info, flops, rows))
+            {"info": info, "flops": flops, "rows": rows, "failures": failures},
+            indent=2))
+        out.with_suffix(".md").write_text(sweep_markdown(info, flops, rows, failures))
+    print(sweep_markdown(info, flops, rows, failures))
 
 
 def machine_info(device):

@@ -238,3 +238,42 @@ def test_speed_sweep_reports_steady_epochs_per_configuration(tmp_path):
     table = (tmp_path / "sweep_test_sweep.md").read_text()
     assert f"| 16 | fp32 (fp32) | no | {rows[0]['train_img_s']:,.0f} |" in table
     assert "command:" in table and "64 images 1x32x32, 3 epochs" in table
+    assert data["failures"] == [] and "failed" not in table
+
+
+def test_contrast_normalisation_standardises_each_image():
+    from benchmarks.cifar_contrast import contrast_normalise
+
+    rng = np.random.RandomState(0)
+    X = rng.uniform(0, 1, size=(5, 48)) * rng.uniform(0.1, 3, size=(5, 1)) + 2
+    X[4] = 0.7  # a flat image: zeros, not NaN
+    Z = contrast_normalise(X)
+    np.testing.assert_allclose(Z[:4].mean(axis=1), 0, atol=1e-12)
+    np.testing.assert_allclose(Z[:4].std(axis=1), 1)
+    np.testing.assert_allclose(Z[4], 0, atol=1e-9)
+    # Brightness and contrast are gone: an affine change of an image is undone.
+    np.testing.assert_allclose(contrast_normalise(3 * X[:1] + 5), Z[:1])
+
+
+def test_speed_sweep_records_a_failed_configuration_and_goes_on(tmp_path, monkeypatch):
+    from benchmarks import speed
+
+    def fake_row(args, batch_size, precision, compile_):
+        if compile_:
+            raise RuntimeError("no compiler here")
+        return {"batch_size": batch_size, "precision": precision, "compile": compile_,
+                "resolved": precision, "first_epoch_s": 2.0, "train_img_s": 1000.0,
+                "fit_s": 3.0, "epoch_s": [2.0, 1.0], "score_img_s": 5000.0,
+                "finite": True}
+
+    monkeypatch.setattr(speed, "sweep_row", fake_row)
+    speed.main(["--sweep", "64", "--sweep-compile", "64", "--precisions", "fp32",
+                "--latent-dim", "4", "--n-filters", "4", "--out", "s",
+                "--results-dir", str(tmp_path)])
+    data = json.loads((tmp_path / "s_sweep.json").read_text())
+    assert [r["compile"] for r in data["rows"]] == [False]
+    assert data["failures"] == [
+        "batch 64 fp32 compile=True: RuntimeError('no compiler here')"]
+    table = (tmp_path / "s_sweep.md").read_text()
+    assert "| 64 | fp32 (fp32) | no | 1,000 |" in table
+    assert "- failed: batch 64 fp32 compile=True: RuntimeError" in table
