@@ -122,6 +122,13 @@ def plain_score(gen, X, *, batch_size, device, precision):
 # -- measurements ----------------------------------------------------------------------
 
 
+def synthetic_images(args):
+    """The seeded uniform images every timed fit trains on."""
+    shape = (args.channels, args.size, args.size)
+    return np.random.RandomState(0).uniform(0, 1, size=(args.n_train, *shape)) \
+        .astype(np.float32)
+
+
 def sync(device):
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()
@@ -212,9 +219,7 @@ def measure_rss(args):
 
 def bench(args, precision):
     device = args.device
-    rng = np.random.RandomState(0)
-    shape = (args.channels, args.size, args.size)
-    X_np = rng.uniform(0, 1, size=(args.n_train, *shape)).astype(np.float32)
+    X_np = synthetic_images(args)
     # The plain loop gets the same scaled input the estimator builds.
     X = torch.from_numpy(X_np * 2 - 1)
     kw = dict(batch_size=args.batch_size, latent_dim=args.latent_dim,
@@ -267,7 +272,7 @@ def bench(args, precision):
     n_img = args.n_train * args.epochs
     return {
         "precision": precision,
-        "resolved": resolve_precision(precision, device, shape),
+        "resolved": resolve_precision(precision, device, X_np.shape[1:]),
         "fit_img_s": n_img / med["fit_est"],
         "fit_plain_img_s": n_img / med["fit_plain"],
         "fit_ratio": med["fit_est"] / med["fit_plain"],
@@ -281,12 +286,10 @@ def bench(args, precision):
     }
 
 
-def sweep_row(args, batch_size, precision, compile_):
-    """Steady training throughput of one configuration, from the per-epoch
-    times skorch records (the first epoch holds warm-up and compilation)."""
-    rng = np.random.RandomState(0)
-    shape = (args.channels, args.size, args.size)
-    X = rng.uniform(0, 1, size=(args.n_train, *shape)).astype(np.float32)
+def sweep_row(args, X, batch_size, precision, compile_):
+    """Steady training throughput of one configuration on images ``X``, from
+    the per-epoch times skorch records (the first epoch holds warm-up and
+    compilation)."""
     det = GANomalyDetector(
         latent_dim=args.latent_dim, n_filters=args.n_filters, batch_size=batch_size,
         max_epochs=args.epochs, device=args.device, precision=precision,
@@ -300,7 +303,7 @@ def sweep_row(args, batch_size, precision, compile_):
     score_s, scores = timed(lambda: det.score_samples(X), args.device)
     return {
         "batch_size": batch_size, "precision": precision, "compile": compile_,
-        "resolved": resolve_precision(precision, args.device, shape),
+        "resolved": resolve_precision(precision, args.device, X.shape[1:]),
         "first_epoch_s": durations[0],
         "train_img_s": args.n_train / statistics.median(durations[1:]),
         "fit_s": fit_s, "epoch_s": durations, "score_img_s": args.n_train / score_s,
@@ -345,10 +348,11 @@ def sweep(args, info, flops, out):
                for p in args.precisions.split(",")]
     configs += [(int(b), p, True) for b in filter(None, args.sweep_compile.split(","))
                 for p in args.precisions.split(",")]
+    X = synthetic_images(args)
     rows, failures = [], []
     for batch_size, precision, compile_ in configs:
         try:
-            rows.append(sweep_row(args, batch_size, precision, compile_))
+            rows.append(sweep_row(args, X, batch_size, precision, compile_))
             print(f"  {rows[-1]}", flush=True)
         except Exception as exc:  # noqa: BLE001 - recorded, the sweep goes on
             failures.append(f"batch {batch_size} {precision} compile={compile_}: "
@@ -528,12 +532,10 @@ def main(argv=None):
     info = machine_info(args.device)
     info["device"] = args.device
     info["workload"] = (f"{args.n_train} images {args.channels}x{args.size}x{args.size}, "
-                        f"{args.epochs} epoch(s), batch {args.batch_size}, latent "
-                        f"{args.latent_dim}, {args.n_filters} filters, {args.pairs} pairs")
-    if args.sweep:
-        info["workload"] = (f"{args.n_train} images {args.channels}x{args.size}x"
-                            f"{args.size}, {args.epochs} epochs, latent "
-                            f"{args.latent_dim}, {args.n_filters} filters")
+                        + (f"{args.epochs} epochs, latent " if args.sweep else
+                           f"{args.epochs} epoch(s), batch {args.batch_size}, latent ")
+                        + f"{args.latent_dim}, {args.n_filters} filters"
+                        + ("" if args.sweep else f", {args.pairs} pairs"))
     shape = (args.channels, args.size, args.size)
     train_flops, score_flops = count_flops(shape, args.latent_dim, args.n_filters,
                                            args.batch_size)

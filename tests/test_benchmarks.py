@@ -258,7 +258,7 @@ def test_contrast_normalisation_standardises_each_image():
 def test_speed_sweep_records_a_failed_configuration_and_goes_on(tmp_path, monkeypatch):
     from benchmarks import speed
 
-    def fake_row(args, batch_size, precision, compile_):
+    def fake_row(args, X, batch_size, precision, compile_):
         if compile_:
             raise RuntimeError("no compiler here")
         return {"batch_size": batch_size, "precision": precision, "compile": compile_,
