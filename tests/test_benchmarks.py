@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 # benchmarks/ is not an installed package: import it from the repository.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -277,3 +279,53 @@ def test_speed_sweep_records_a_failed_configuration_and_goes_on(tmp_path, monkey
     table = (tmp_path / "s_sweep.md").read_text()
     assert "| 64 | fp32 (fp32) | no | 1,000 |" in table
     assert "- failed: batch 64 fp32 compile=True: RuntimeError" in table
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(2, 6), st.integers(2, 9), st.integers(0, 2**31 - 1))
+def test_fixed_score_averages_one_half_over_leave_one_class_out(n_classes, per_class,
+                                                                 seed):
+    """The identity behind benchmarks.cifar_ceiling: with equal class sizes a
+    score that ignores which class is anomalous has mean AUC exactly 1/2 over
+    the tasks, however far each task's AUC is from it."""
+    from benchmarks.cifar_ceiling import class_aucs
+
+    rng = np.random.RandomState(seed)
+    y = np.repeat(np.arange(n_classes), per_class)
+    # Classes shifted apart, so single tasks are far from chance.
+    score = rng.permutation(len(y)) + float(len(y)) * y
+    aucs = class_aucs(lambda k: score, y, n_classes)
+    assert aucs[-1] == 1.0 and aucs[0] == 0.0
+    assert aucs.mean() == pytest.approx(0.5, abs=1e-12)
+
+
+def test_ceiling_lof_learns_from_the_anomaly_class_absence():
+    from benchmarks.cifar_ceiling import lof_rows, reference_test_split
+
+    rng = np.random.RandomState(0)
+    y = np.repeat(np.arange(4), 100)
+    features = rng.normal(size=(400, 3)) + 10.0 * np.eye(4, 3)[y]
+    reference, test = reference_test_split(len(y), seed=0)
+    assert len(reference) == 320 and sorted(np.r_[reference, test]) == list(range(400))
+    blind, protocol = lof_rows(features, y, reference, test, 4)
+    # Separated clusters: without its class in the reference part, a class is
+    # perfectly anomalous; with it, LOF has nothing to go on.
+    assert protocol.min() > 0.99
+    assert abs(blind.mean() - 0.5) < 0.1
+
+
+def test_rotation_features_are_seeded_unit_rows():
+    import torch
+
+    from benchmarks.cifar_ceiling import rotation_features, rotations
+
+    x = torch.arange(2 * 16).float().reshape(1, 2, 4, 4)
+    turned, label = rotations(x)
+    assert label.tolist() == [0, 1, 2, 3]
+    assert torch.equal(turned[2], x[0].flip(1).flip(2))
+    images = torch.rand(40, 3, 16, 16) * 2 - 1
+    a = rotation_features(images, np.arange(32), epochs=1, seed=3, batch_size=16)
+    b = rotation_features(images, np.arange(32), epochs=1, seed=3, batch_size=16)
+    assert a.shape == (40, 128 * 4 * 4)
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1, rtol=1e-5)
+    np.testing.assert_array_equal(a, b)
