@@ -314,18 +314,58 @@ def test_ceiling_lof_learns_from_the_anomaly_class_absence():
     assert abs(blind.mean() - 0.5) < 0.1
 
 
-def test_rotation_features_are_seeded_unit_rows():
+def test_rotation_network_is_seeded_and_scores_every_image():
     import torch
 
-    from benchmarks.cifar_ceiling import rotation_features, rotations
+    from benchmarks.cifar_ceiling import rotation_outputs, rotations, train_rotation_net
 
     x = torch.arange(2 * 16).float().reshape(1, 2, 4, 4)
     turned, label = rotations(x)
     assert label.tolist() == [0, 1, 2, 3]
     assert torch.equal(turned[2], x[0].flip(1).flip(2))
     images = torch.rand(40, 3, 16, 16) * 2 - 1
-    a = rotation_features(images, np.arange(32), epochs=1, seed=3, batch_size=16)
-    b = rotation_features(images, np.arange(32), epochs=1, seed=3, batch_size=16)
-    assert a.shape == (40, 128 * 4 * 4)
-    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1, rtol=1e-5)
-    np.testing.assert_array_equal(a, b)
+    runs = [rotation_outputs(train_rotation_net(images, np.arange(32), epochs=1,
+                                                seed=3, batch_size=16), images)
+            for _ in range(2)]
+    (features, losses), (features_again, losses_again) = runs
+    assert features.shape == (40, 128 * 4 * 4) and losses.shape == (40,)
+    np.testing.assert_allclose(np.linalg.norm(features, axis=1), 1, rtol=1e-5)
+    np.testing.assert_array_equal(features, features_again)
+    np.testing.assert_array_equal(losses, losses_again)
+    # The loss of four guesses: about 4 ln 4 for a network that barely
+    # learned, and never below zero.
+    assert (losses > 0).all() and abs(losses.mean() - 4 * np.log(4)) < 1.0
+
+
+def test_ceiling_rotation_rows_per_task(monkeypatch):
+    """Per task the network is trained without the anomaly class, and the
+    rotation loss is scored as an anomaly score (higher = more anomalous)."""
+    import torch
+
+    from benchmarks import cifar_ceiling
+
+    trained_on = []
+    y = np.repeat(np.arange(10), 6)
+    images = torch.zeros(60, 3, 16, 16)
+
+    def fake_train(images, train, epochs, seed):
+        trained_on.append(set(y[train]))
+        return len(trained_on)
+
+    def fake_outputs(net, images):
+        rng = np.random.RandomState(0)
+        features = rng.normal(size=(60, 2)) + 5.0 * np.eye(10, 2)[y]
+        missing = [k for k in range(10) if k not in trained_on[net - 1]]
+        # The class a network never saw gets the largest rotation loss.
+        return features, (np.isin(y, missing) * 10.0 + rng.uniform(size=60))
+
+    monkeypatch.setattr(cifar_ceiling, "train_rotation_net", fake_train)
+    monkeypatch.setattr(cifar_ceiling, "rotation_outputs", fake_outputs)
+    reference, test = np.arange(0, 60, 2), np.arange(1, 60, 2)
+    rows = cifar_ceiling.rotation_rows(images, y, reference, test, 1, 0, per_task=True)
+    assert trained_on[0] == set(range(10))
+    assert trained_on[1:] == [set(range(10)) - {k} for k in range(10)]
+    np.testing.assert_array_equal(
+        rows["rotation loss, protocol (network without the class)"], 1.0)
+    assert abs(rows["rotation loss, network trained on all ten classes"].mean()
+               - 0.5) < 0.05
