@@ -33,9 +33,13 @@ No setting is tuned on these splits: LOF keeps scikit-learn's defaults and
 the rotation network GANomaly's optimiser (Adam, lr 2e-4, beta1 0.5, batch
 64)::
 
-    python -m benchmarks.cifar_ceiling --data ../shared/data --rotation-epochs 12
+    python -m benchmarks.cifar_ceiling --data ../shared/data --rotation-epochs 15
+    python -m benchmarks.cifar_ceiling --data ../shared/data --seeds 0 \
+        --rotation-epochs 15 --rotation-per-task \
+        --out benchmarks/results/cifar_ceiling_per_task.md
 
-prints a table and writes ``benchmarks/results/cifar_ceiling.md``.
+print a table and write ``benchmarks/results/cifar_ceiling.md`` and
+``cifar_ceiling_per_task.md``.
 """
 
 import argparse
