@@ -79,19 +79,26 @@ def class_aucs(anomaly_score, y_test, n_classes):
                      for k in range(n_classes)])
 
 
+def lof_anomaly(features, fit_rows, test):
+    """LOF's anomaly score (higher = more anomalous) of the test rows, fitted
+    with scikit-learn's defaults on ``fit_rows``."""
+    return -LocalOutlierFactor(novelty=True).fit(
+        features[fit_rows]).score_samples(features[test])
+
+
+def without_class(reference, y, k):
+    """The reference rows that are not of class ``k``."""
+    return reference[y[reference] != k]
+
+
 def lof_rows(features, y, reference, test, n_classes):
     """AUCs of LOF fitted on the whole reference part and on the reference
     part without the anomaly class."""
-    blind = -LocalOutlierFactor(novelty=True).fit(
-        features[reference]).score_samples(features[test])
-
-    def protocol(k):
-        kept = reference[y[reference] != k]
-        return -LocalOutlierFactor(novelty=True).fit(
-            features[kept]).score_samples(features[test])
-
+    blind = lof_anomaly(features, reference, test)
     return (class_aucs(lambda k: blind, y[test], n_classes),
-            class_aucs(protocol, y[test], n_classes))
+            class_aucs(lambda k: lof_anomaly(
+                features, without_class(reference, y, k), test),
+                y[test], n_classes))
 
 
 def rotations(x):
@@ -158,13 +165,12 @@ def rotation_rows(images, y, reference, test, epochs, seed, per_task):
     if per_task:
         lof, loss = np.zeros(n_classes), np.zeros(n_classes)
         for k in range(n_classes):
-            kept = reference[y[reference] != k]
+            kept = without_class(reference, y, k)
             print(f"  without {CLASSES[k]}:", flush=True)
             features, losses = rotation_outputs(
                 train_rotation_net(images, kept, epochs, seed), images)
             is_k = y[test] == k
-            lof[k] = roc_auc_score(is_k, -LocalOutlierFactor(novelty=True).fit(
-                features[kept]).score_samples(features[test]))
+            lof[k] = roc_auc_score(is_k, lof_anomaly(features, kept, test))
             loss[k] = roc_auc_score(is_k, losses[test])
         rows["LOF rotation features, protocol (network and LOF without the class)"] = lof
         rows["rotation loss, protocol (network without the class)"] = loss
@@ -177,6 +183,7 @@ def run(data_dir, seeds, rotation_epochs, per_task=False):
     pixels = X.reshape(len(X), -1).astype(np.float32) / 255.0
     fixed = {"contrast (pixel std)": pixels.std(axis=1),
              "brightness (pixel mean)": pixels.mean(axis=1)}
+    images = torch.from_numpy(X).float() / 127.5 - 1 if rotation_epochs else None
     auc = {}  # row name -> array (seed, class)
 
     def put(name, s, values):
@@ -190,7 +197,6 @@ def run(data_dir, seeds, rotation_epochs, per_task=False):
         put("LOF pixels, blind (all ten classes)", s, blind)
         put("LOF pixels, protocol (without the anomaly class)", s, protocol)
         if rotation_epochs:
-            images = torch.from_numpy(X).float() / 127.5 - 1
             for name, values in rotation_rows(images, y, reference, test,
                                               rotation_epochs, seed,
                                               per_task).items():
