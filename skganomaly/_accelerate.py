@@ -57,7 +57,7 @@ import torch
 from skorch.hf import AccelerateMixin
 
 from ._net import (GANomalyNet, SkipGANomalyNet, TensorBatches, TrainValid,
-                   inner_module)
+                   bf16_supported, inner_module)
 
 __all__ = ["AcceleratedGANomalyNet", "AcceleratedSkipGANomalyNet",
            "accelerated_net_class", "accelerator_device", "accelerator_precision",
@@ -130,6 +130,13 @@ def accelerator_precision(accelerator, precision):
             f"precision={precision!r} contradicts the accelerator's "
             f"mixed_precision={accelerator.mixed_precision!r}. With an accelerator, "
             "leave precision='auto' (set mixed_precision on the Accelerator).")
+    if own == "bf16" and not bf16_supported(accelerator.device):
+        # Emulated bf16 runs many times slower than fp32 (one CPU matmul:
+        # seconds instead of milliseconds): refuse it, as precision='bf16' is.
+        raise ValueError(
+            f"The accelerator's mixed_precision='bf16' was requested but device "
+            f"{str(accelerator.device)!r} has no native bfloat16 support; create "
+            "the Accelerator with mixed_precision='no'.")
     return own
 
 

@@ -404,8 +404,11 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
         page). ``False`` keeps the running averages of training.
 
     verbose : int, default=0
-        ``1`` shows skorch's progress bar and a table of the losses per
-        epoch; ``0`` is silent.
+        ``0`` is silent. ``1`` prints one line per epoch (the losses and the
+        epoch's time, skorch's table), and why training stopped early when
+        it did: readable in a terminal and in a log file. ``2`` also shows
+        skorch's progress bar within each epoch (a tqdm bar redrawn in
+        place, for long epochs in a terminal).
 
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, data order and the held-out split.
@@ -897,7 +900,9 @@ class GANomalyDetector(OutlierMixin, BaseEstimator):
                 monitor="valid_loss", patience=int(self.n_iter_no_change),
                 load_best=True)))
         callbacks += [clone(cb, safe=False) for cb in (self.callbacks or [])]
-        if self.verbose:
+        if self.verbose >= 2:
+            # tqdm redraws its bar in place: fine in a terminal, noise in a
+            # log file, so only on request.
             callbacks.append(("progress_bar", ProgressBar()))
         betas = (self.beta1, 0.999)
         skip = self.generator == "skip"

@@ -17,6 +17,7 @@ builds and drives this net.
 """
 
 import contextlib
+import os
 import threading
 
 import numpy as np
@@ -51,9 +52,19 @@ def fork_global_rng(device="cpu"):
         yield cuda
 
 
+#: Set to ``1`` to behave as if no device had native bfloat16: ``"auto"``
+#: resolves to fp32 and ``"bf16"`` is refused. CI runs the tests once so, to
+#: cover fp32-only CPUs whatever CPU it runs on.
+DISABLE_BF16_ENV = "SKGANOMALY_DISABLE_BF16"
+
+
 def bf16_supported(device):
     """Whether ``device`` runs bfloat16 convolutions and matmuls natively
-    (CUDA with bf16 support, or a CPU with AVX512-BF16 / AMX through oneDNN)."""
+    (CUDA with bf16 support, or a CPU with AVX512-BF16 / AMX through oneDNN),
+    and the environment variable ``SKGANOMALY_DISABLE_BF16`` is not set to a
+    true value."""
+    if os.environ.get(DISABLE_BF16_ENV, "").strip().lower() in ("1", "true", "yes"):
+        return False
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()

@@ -26,7 +26,7 @@ from accelerate.state import AcceleratorState, GradientState  # noqa: E402
 from skganomaly import GANomalyDetector  # noqa: E402
 from skganomaly._accelerate import (AcceleratedGANomalyNet,  # noqa: E402
                                     AcceleratedSkipGANomalyNet, check_accelerator)
-from skganomaly._net import GANomalyNet, SkipGANomalyNet  # noqa: E402
+from skganomaly._net import GANomalyNet, SkipGANomalyNet, bf16_supported  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,6 +90,8 @@ def test_fit_scores_are_finite_and_rank_the_outlier_last(tiny, blobs):
 
 
 @pytest.mark.parametrize("generator", ["ganomaly", "skip"])
+@pytest.mark.skipif(not bf16_supported("cpu"),
+                    reason="this CPU has no native bf16 (or SKGANOMALY_DISABLE_BF16 is set)")
 def test_bf16_mixed_precision_on_cpu(tiny, images, generator):
     det = tiny(accelerator=Accelerator(cpu=True, mixed_precision="bf16"),
                generator=generator).fit(images)
@@ -107,6 +109,15 @@ def test_bf16_mixed_precision_on_cpu(tiny, images, generator):
     reference = plain.score_samples(images)
     np.testing.assert_allclose(scores[:-1], reference, rtol=0,
                                atol=0.05 * np.abs(reference).max())
+
+
+@pytest.mark.skipif(bf16_supported("cpu"), reason="this CPU has native bf16")
+def test_bf16_mixed_precision_is_refused_without_native_bf16(tiny, images):
+    det = tiny(accelerator=Accelerator(cpu=True, mixed_precision="bf16"))
+    with pytest.raises(ValueError, match="mixed_precision='bf16'.*no native bfloat16"
+                       ".*mixed_precision='no'"):
+        det.fit(images)
+    assert not hasattr(det, "net_")
 
 
 class CountingAccelerator(Accelerator):

@@ -331,12 +331,15 @@ def test_early_stopping_on_held_out_normal_rows(tiny, blobs):
 
 
 def test_verbose_prints_the_loss_table(tiny, blobs, capsys):
-    tiny(verbose=1).fit(blobs)
+    det = tiny(verbose=1).fit(blobs)
     out = capsys.readouterr().out
     for column in ["train_loss", "train_loss_d", "train_loss_con", "valid_loss"]:
         assert column in out
+    assert "progress_bar" not in dict(det.net_.callbacks_)  # one line per epoch
     tiny(verbose=0).fit(blobs)
     assert capsys.readouterr().out == ""
+    det = tiny(verbose=2).fit(blobs)
+    assert "progress_bar" in dict(det.net_.callbacks_)
 
 
 # -- ecosystem: pipelines, search, persistence -------------------------------------------

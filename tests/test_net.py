@@ -147,6 +147,21 @@ def test_bf16_without_native_support_is_refused(monkeypatch):
         _net.resolve_precision("half", "cpu", (1, 8, 8))
 
 
+@pytest.mark.parametrize("value, disabled", [("1", True), ("true", True), ("0", False),
+                                              ("", False)])
+def test_environment_variable_turns_native_bf16_off(monkeypatch, value, disabled):
+    # A CPU that reports native bf16, whatever this machine's CPU is.
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True,
+                        raising=False)
+    monkeypatch.setenv("SKGANOMALY_DISABLE_BF16", value)
+    assert _net.bf16_supported("cpu") is not disabled
+    assert _net.resolve_precision("auto", "cpu", (1, 8, 8)) == (
+        "fp32" if disabled else "bf16")
+    if disabled:
+        with pytest.raises(ValueError, match="no native bfloat16 support"):
+            _net.resolve_precision("bf16", "cpu", (1, 8, 8))
+
+
 @pytest.mark.skipif(not _net.bf16_supported("cpu"), reason="no native bf16 here")
 def test_bf16_trains_channels_last_with_float32_weights_and_close_scores():
     torch.manual_seed(0)
