@@ -1,7 +1,7 @@
-"""skganomaly: GANomaly as a scikit-learn outlier detector."""
+"""skganomaly: GANomaly and Skip-GANomaly as scikit-learn outlier detectors."""
 
-from ._detector import GANomalyDetector
+from ._ganomaly import GANomalyDetector
+from ._skip_ganomaly import SkipGANomalyDetector
+from ._version import __version__
 
-__version__ = "0.1.0.dev0"
-
-__all__ = ["GANomalyDetector", "__version__"]
+__all__ = ["GANomalyDetector", "SkipGANomalyDetector", "__version__"]

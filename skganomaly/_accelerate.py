@@ -2,7 +2,8 @@
 
 :class:`AcceleratedGANomalyNet` (and :class:`AcceleratedSkipGANomalyNet`)
 add skorch's :class:`~skorch.hf.AccelerateMixin` to the training core.
-:class:`~skganomaly.GANomalyDetector` builds one when its ``accelerator``
+:class:`~skganomaly.GANomalyDetector` and :class:`~skganomaly.SkipGANomalyDetector`
+build one when their ``accelerator``
 parameter is set; nothing here is public API.
 
 What the mixin does not cover, because GANomaly's training step is its own
@@ -16,7 +17,7 @@ What the mixin does not cover, because GANomaly's training step is its own
 * Under data parallelism (several processes, ``DistributedDataParallel``):
 
   - **Data.** Every process holds all training rows; the training iterator
-    (:class:`~skganomaly._net.TensorBatches`) draws the same shuffled order
+    (:class:`~skganomaly.net.TensorBatches`) draws the same shuffled order
     on every process (same seed) and each process takes every
     ``num_processes``-th batch of it (:meth:`TensorBatches.shard`), padded
     by wrapping around so that all processes run the same number of full
@@ -45,7 +46,7 @@ What the mixin does not cover, because GANomaly's training step is its own
   keep every fitted model alive.
 * **Pickling** drops the accelerator (a handle on the running processes):
   a pickled or copied net is an ordinary
-  :class:`~skganomaly._net.GANomalyNet` on the accelerator's device, which
+  :class:`~skganomaly.net.GANomalyNet` on the accelerator's device, which
   unpickles without ``accelerate``.
 
 ``accelerate`` is imported lazily: this module loads without it.
@@ -56,12 +57,13 @@ from itertools import chain
 import torch
 from skorch.hf import AccelerateMixin
 
-from ._net import (GANomalyNet, SkipGANomalyNet, TensorBatches, TrainValid,
-                   bf16_supported, inner_module)
+from ._data import TensorBatches, TrainValid
+from ._device import bf16_supported, inner_module, resolve_device, same_device
+from .net import GANomalyNet, SkipGANomalyNet
 
 __all__ = ["AcceleratedGANomalyNet", "AcceleratedSkipGANomalyNet",
            "accelerated_net_class", "accelerator_device", "accelerator_precision",
-           "print_on_main_process", "same_device"]
+           "print_on_main_process"]
 
 #: ``accelerator.mixed_precision`` -> the package's ``precision``.
 PRECISION_OF = {"no": "fp32", "bf16": "bf16"}
@@ -94,14 +96,6 @@ def check_accelerator(accelerator):
             "data parallelism (one process per device, DistributedDataParallel) only.")
 
 
-def same_device(a, b):
-    """Whether two devices are the same: same type, and the same index where
-    both have one (the CPU's index means nothing)."""
-    a, b = torch.device(a), torch.device(b)
-    return a.type == b.type and (
-        a.type == "cpu" or None in (a.index, b.index) or a.index == b.index)
-
-
 def accelerator_device(accelerator, device):
     """The device (as a string) of a fit with ``accelerator``.
 
@@ -112,8 +106,6 @@ def accelerator_device(accelerator, device):
     check_accelerator(accelerator)
     own = torch.device(accelerator.device)
     if device != "auto":
-        from ._detector import resolve_device
-
         if not same_device(resolve_device(device), own):
             raise ValueError(
                 f"device={str(device)!r} contradicts the accelerator, which runs this "
@@ -153,7 +145,7 @@ def print_on_main_process(*args, **kwargs):
 
 
 class AcceleratedGANomalyNet(AccelerateMixin, GANomalyNet):
-    """:class:`~skganomaly._net.GANomalyNet` trained through an
+    """:class:`~skganomaly.net.GANomalyNet` trained through an
     ``accelerate.Accelerator`` (see the module docstring).
 
     Parameters
@@ -165,7 +157,7 @@ class AcceleratedGANomalyNet(AccelerateMixin, GANomalyNet):
         The accelerator's device (the skorch mixin's ``device=None`` is not
         used: a pickled net then loads on the right device).
     **kwargs
-        As for :class:`~skganomaly._net.GANomalyNet` and
+        As for :class:`~skganomaly.net.GANomalyNet` and
         :class:`~skorch.hf.AccelerateMixin`.
     """
 
@@ -332,7 +324,7 @@ class AcceleratedGANomalyNet(AccelerateMixin, GANomalyNet):
 
 
 class AcceleratedSkipGANomalyNet(AcceleratedGANomalyNet, SkipGANomalyNet):
-    """:class:`~skganomaly._net.SkipGANomalyNet` trained through an
+    """:class:`~skganomaly.net.SkipGANomalyNet` trained through an
     ``accelerate.Accelerator``."""
 
     _plain_class = SkipGANomalyNet

@@ -1,16 +1,19 @@
-"""skorch callbacks of the training core that the estimator relies on.
+"""skorch callbacks of the training core that the estimators rely on.
 
-:class:`EpochCheckpoint` keeps copies of the networks' state so that
-:class:`~skganomaly.GANomalyDetector` can fall back to the last finished epoch
-after an interrupt, or undo a failed ``warm_start`` continuation.
+:class:`EpochCheckpoint` keeps copies of the networks' state so that a
+detector can fall back to the last finished epoch after an interrupt, or undo
+a failed ``warm_start`` continuation. :class:`EpochLog` is skorch's table of
+losses per epoch, coloured only on a terminal.
 """
 
+import sys
+
 import torch
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, PrintLog
 
-from ._net import inner_module
+from ._device import inner_module
 
-__all__ = ["EpochCheckpoint", "copy_state", "restore_state"]
+__all__ = ["EpochCheckpoint", "EpochLog", "copy_state", "restore_state"]
 
 
 def _networks(net):
@@ -73,3 +76,22 @@ class EpochCheckpoint(Callback):
         state = self.__dict__.copy()
         state["start_"] = state["good_"] = None
         return state
+
+
+class EpochLog(PrintLog):
+    """skorch's :class:`~skorch.callbacks.PrintLog`, which colours each
+    column's best value, with the colours left out when standard output is
+    not a terminal: in a log file they are escape codes, not colours."""
+
+    def format_row(self, row, key, color):
+        if not _stdout_is_terminal():
+            row = {k: v for k, v in row.items() if k != key + "_best"}
+        return super().format_row(row, key, color)
+
+
+def _stdout_is_terminal():
+    isatty = getattr(sys.stdout, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False

@@ -1,10 +1,12 @@
-"""Safe, atomic model files for :class:`~skganomaly.GANomalyDetector`.
+"""Safe, atomic model files for the detectors.
 
-:meth:`GANomalyDetector.save` writes one zip archive:
+``save`` writes one zip archive, in one format:
 
 ``manifest.json``
-    format name and version, the versions of skganomaly, torch and
-    scikit-learn that wrote it, the estimator's parameters (without
+    format name and version, the detector's class, the versions of
+    skganomaly, torch and scikit-learn that wrote it, what the networks
+    were built from (their working sample shape, ``latent_dim`` and
+    ``n_filters``), the estimator's parameters (without
     ``callbacks`` and ``accelerator``), the fitted attributes (``offset_``,
     ``n_features_in_``, ``feature_names_in_``, ``sample_shape_``, ``n_iter_``,
     ``device_``, ``precision_``, and under ``extra`` any other public fitted
@@ -15,16 +17,15 @@
 ``generator.pt``, ``discriminator.pt``
     the networks' ``state_dict`` (CPU tensors) written by ``torch.save``;
 ``arrays.pt``
-    from format 3 on, only when there are any: the fitted arrays too large for
-    the manifest (such as ``reference_codes_``, up to 10,000 codes), as a
-    dict of CPU tensors written by ``torch.save``. As JSON numbers they took
-    about 20 bytes per value, so 10,000 codes of 512 values would have made
-    a manifest of 100 MB;
+    only when there are any: the fitted arrays too large for the manifest
+    (such as ``reference_codes_``, up to 10,000 codes), as a dict of CPU
+    tensors written by ``torch.save`` (as JSON numbers they would take about
+    20 bytes per value);
 ``optimizer.pt``, ``optimizer_discriminator.pt``
     the two Adam optimizers' ``state_dict`` (moment estimates and step
     counts), unless saved with ``include_optimizer=False``. With them a
     ``warm_start`` fit after ``load`` continues exactly as one after
-    unpickling; without them (and for format 1 files) Adam starts afresh.
+    unpickling; without them Adam starts afresh.
 
 ``callbacks`` are not stored.
 
@@ -59,20 +60,17 @@ import sklearn
 import torch
 from skorch.history import History
 
-from . import _net
-from ._input import InputScaler
+from ._data import InputScaler
+from ._device import bf16_supported, fork_global_rng, resolve_device
+from ._version import __version__
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_detector", "save_detector"]
 
-#: Identifies the archive as a GANomalyDetector file.
-FORMAT_NAME = "skganomaly.GANomalyDetector"
-#: Bumped whenever a change to the layout would make older readers
-#: misread a file; readers refuse versions they do not know.
-#: 2: optional optimizer states. 3: optional ``arrays.pt``. A file is
-#: written with the lowest version that describes it, so that older
-#: readers still read files without large arrays.
-FORMAT_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+#: Identifies the archive as a skganomaly model file.
+FORMAT_NAME = "skganomaly.model"
+#: Bumped whenever a change to the layout would make older readers misread
+#: a file; readers refuse versions they do not know.
+FORMAT_VERSION = 1
 
 MANIFEST = "manifest.json"
 WEIGHT_FILES = {"generator": "generator.pt", "discriminator": "discriminator.pt"}
@@ -92,8 +90,6 @@ MAX_MANIFEST_BYTES = 64 * 2**20
 
 def save_detector(detector, path, include_optimizer=True):
     """Write a fitted detector to ``path`` atomically (see module docstring)."""
-    import skganomaly
-
     path = os.fspath(path)
     net = detector.net_
     blobs = {name: _torch_bytes(_uncompiled(module).state_dict())
@@ -108,11 +104,13 @@ def save_detector(detector, path, include_optimizer=True):
         blobs["arrays"] = _torch_bytes(arrays)
     manifest = {
         "format": FORMAT_NAME,
-        "format_version": 3 if arrays else 2,
-        "skganomaly_version": skganomaly.__version__,
+        "format_version": FORMAT_VERSION,
+        "estimator": type(detector).__name__,
+        "skganomaly_version": __version__,
         "torch_version": torch.__version__,
         "sklearn_version": sklearn.__version__,
         "params": _params_to_json(detector),
+        "network": _network_to_json(net),
         "fitted": fitted,
         "scaler": {
             "shift": detector._scaler.shift_.tolist(),
@@ -138,6 +136,16 @@ def save_detector(detector, path, include_optimizer=True):
 
     atomic_write(path, write)
     return path
+
+
+def _network_to_json(net):
+    """What the networks were built from (see ``BaseGANomaly._network_spec``),
+    read from the fitted net: the parameters may have changed since."""
+    image_size = net.image_size
+    return {"work_shape": [int(s) for s in net.module__sample_shape],
+            "image_size": None if image_size is None else [int(s) for s in image_size],
+            "latent_dim": int(net.module__latent_dim),
+            "n_filters": int(net.module__n_filters)}
 
 
 def atomic_write(path, write):
@@ -224,9 +232,11 @@ def _params_to_json(detector):
             value = None
         elif isinstance(value, np.generic):
             value = value.item()
-        elif isinstance(value, tuple):
-            value = [int(v) for v in value]
-        if not (value is None or isinstance(value, (bool, int, float, str, list))):
+        elif isinstance(value, (tuple, list)):
+            value = [v.item() if isinstance(v, np.generic) else v for v in value]
+        if not (value is None or isinstance(value, (bool, int, float, str)) or (
+                isinstance(value, list)
+                and all(isinstance(v, (int, float)) for v in value))):
             raise TypeError(
                 f"Cannot save parameter {name}={value!r} of type "
                 f"{type(value).__name__}; set it to a plain value before saving."
@@ -247,8 +257,7 @@ def _fitted_to_json(detector, arrays):
     }
     if hasattr(detector, "feature_names_in_"):
         fitted["feature_names_in_"] = [str(n) for n in detector.feature_names_in_]
-    if hasattr(detector, "precision_"):
-        fitted["precision_"] = str(detector.precision_)
+    fitted["precision_"] = str(detector.precision_)
     fitted["extra"] = {}
     for name, value in sorted(vars(detector).items()):
         if not name.endswith("_") or name.startswith("_") or name in _CORE_FITTED:
@@ -288,7 +297,7 @@ def _value_to_json(name, value):
         return {"dtype": value.dtype.name, "shape": list(value.shape), "data": data}
     raise TypeError(
         f"Cannot save the fitted attribute {name} of type {type(value).__name__}; "
-        "GANomalyDetector.save stores numbers, strings and numeric arrays only.")
+        "save stores numbers, strings and numeric arrays only.")
 
 
 def _value_from_json(name, value, arrays):
@@ -356,95 +365,139 @@ class _Refuse(ValueError):
 
 
 def load_detector(cls, path, device=None):
-    """Read a file written by :func:`save_detector`; see the module docstring."""
+    """Read a file written by :func:`save_detector`; see the module docstring.
+
+    Every entry is checked before anything is built: the archive and its
+    manifest, the parameters, the fitted attributes and the input scaling,
+    the state files; only then are the networks rebuilt and filled.
+    """
     path = os.fspath(path)
     try:
-        return _load(cls, path, device)
+        manifest, blobs = _read_archive(path)
+        detector = _detector_from_params(cls, manifest)
+        arrays = _read_arrays(blobs.pop("arrays", None))
+        fitted = _check_fitted(manifest.get("fitted"), arrays)
+        scaler = _check_scaler(manifest.get("scaler"), fitted["sample_shape_"])
+        network = _check_network(manifest.get("network"), fitted["sample_shape_"])
+        device = _load_device(device, fitted["device_"])
+        states = _read_states(blobs, device)
+        net = _rebuild_net(detector, network, fitted, device, states)
     except _Refuse as exc:
         raise ValueError(f"Cannot load {path!r}: {exc}") from None
+    history = manifest.get("history")
+    if isinstance(history, list) and all(isinstance(h, dict) for h in history):
+        net.history = History(history)
+    _fill(detector, net, scaler, fitted, device)
+    return detector
 
 
-def _load(cls, path, device):
+def _read_archive(path):
+    """The manifest and the state files' bytes, checked against it."""
     try:
         archive = zipfile.ZipFile(path, "r")
     except zipfile.BadZipFile as exc:
         raise _Refuse(
-            f"not a skganomaly model file ({exc}). Files are written by "
-            "GANomalyDetector.save.") from None
+            f"not a skganomaly model file ({exc}). Files are written by the "
+            "detectors' save method.") from None
     with archive:
         manifest = _read_manifest(archive)
-        blobs = _read_weights(archive, manifest)
-    arrays = _read_arrays(blobs.pop("arrays", None))
+        return manifest, _read_weights(archive, manifest)
 
-    from ._detector import resolve_device
 
+def _detector_from_params(cls, manifest):
+    """An unfitted detector of class ``cls`` with the file's parameters."""
+    if manifest.get("estimator") != cls.__name__:
+        raise _Refuse(
+            f"it holds a {manifest.get('estimator')!r}, not a {cls.__name__}; load it "
+            f"with {manifest.get('estimator')}.load.")
     params = manifest.get("params")
     if not isinstance(params, dict):
         raise _Refuse("the manifest has no 'params' object.")
-    known = cls().get_params(deep=False)
-    unknown = sorted(set(params) - set(known))
+    unknown = sorted(set(params) - set(cls().get_params(deep=False)))
     if unknown or "callbacks" in params:
         raise _Refuse(
             f"it sets parameters this version of {cls.__name__} does not have: "
             f"{unknown or ['callbacks']}. Upgrade skganomaly "
             f"(the file was written by {manifest.get('skganomaly_version')!r}).")
-    # Files written before min_image_size and early_stopping existed hold
-    # networks built without resizing, trained without early stopping.
-    params = {"min_image_size": None, "early_stopping": False, "ema_decay": 0.0,
-              **params}
-    if isinstance(params.get("image_shape"), list):
-        params = {**params, "image_shape": tuple(params["image_shape"])}
+    params = {name: tuple(value) if name in _TUPLE_PARAMS and isinstance(value, list)
+              else value for name, value in params.items()}
     detector = cls(**params)
     try:
         detector._validate_params()
     except (TypeError, ValueError) as exc:
         raise _Refuse(f"its parameters are invalid: {exc}") from None
+    return detector
 
-    fitted = _check_fitted(manifest.get("fitted"), arrays)
-    scaler = _check_scaler(manifest.get("scaler"), fitted["sample_shape_"])
 
-    if device is None:
-        try:
-            device = resolve_device(fitted["device_"])
-        except ValueError:  # e.g. trained on CUDA, loaded on a CPU-only machine
-            device = "cpu"
-    else:
-        device = resolve_device(device)
+#: Parameters that are tuples, which JSON stores as lists.
+_TUPLE_PARAMS = ("image_shape", "loss_weights")
 
+
+def _check_network(network, sample_shape):
+    """What the networks are built from, as ``BaseGANomaly._network_spec``
+    gives it."""
+    def positive_ints(values, length):
+        return (isinstance(values, list) and len(values) == length and all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values))
+
+    if not (isinstance(network, dict)
+            and set(network) == {"work_shape", "image_size", "latent_dim", "n_filters"}
+            and positive_ints(network["work_shape"], len(sample_shape))
+            and (network["image_size"] is None or positive_ints(network["image_size"], 2))
+            and positive_ints([network["latent_dim"], network["n_filters"]], 2)):
+        raise _Refuse("the description of the networks is missing or malformed.")
+    return network
+
+
+def _load_device(device, fitted_device):
+    """``device``, or the one the model was trained on when it is available
+    here and the CPU otherwise."""
+    if device is not None:
+        return resolve_device(device)
+    try:
+        return resolve_device(fitted_device)
+    except ValueError:  # e.g. trained on CUDA, loaded on a CPU-only machine
+        return "cpu"
+
+
+def _read_states(blobs, device):
+    """The state files as checked state dicts (weights on ``device``)."""
     states = {}
     for name, blob in blobs.items():
+        optimizer = name in OPTIMIZER_FILES
         try:
             # Optimizer states load on the CPU: load_state_dict moves the
             # moments to their parameters' device and keeps Adam's step
             # counts on the CPU, where a non-capturable Adam needs them.
             state = torch.load(io.BytesIO(blob), weights_only=True,
-                               map_location="cpu" if name in OPTIMIZER_FILES
-                               else device)
+                               map_location="cpu" if optimizer else device)
         except Exception as exc:  # noqa: BLE001 - any unreadable blob
-            kind = "state" if name in OPTIMIZER_FILES else "weights"
-            raise _Refuse(f"the {name} {kind} cannot be read: {exc}") from None
-        if name in OPTIMIZER_FILES:
-            if not (isinstance(state, dict)
-                    and set(state) == {"state", "param_groups"}):
-                raise _Refuse(f"the {name} state is not an optimizer's state dict.")
-        elif not (isinstance(state, dict) and all(
+            raise _Refuse(f"the {name} {'state' if optimizer else 'weights'} cannot "
+                          f"be read: {exc}") from None
+        if optimizer and not (isinstance(state, dict)
+                              and set(state) == {"state", "param_groups"}):
+            raise _Refuse(f"the {name} state is not an optimizer's state dict.")
+        if not optimizer and not (isinstance(state, dict) and all(
                 isinstance(k, str) and isinstance(v, torch.Tensor)
                 for k, v in state.items())):
             raise _Refuse(f"the {name} weights are not a state dict of tensors.")
         states[name] = state
+    return states
 
-    if fitted["precision_"] is not None or "precision" in known:
-        precision = fitted["precision_"] or "fp32"
-        if precision == "bf16" and not _net.bf16_supported(device):
-            precision = "fp32"  # weights are float32 either way
-        detector.precision_ = precision  # read by _make_net
 
+def _rebuild_net(detector, network, fitted, device, states):
+    """The fitted net: networks of the file's description, its weights and
+    optimizer states loaded."""
+    precision = fitted["precision_"]
+    if precision == "bf16" and not bf16_supported(device):
+        precision = "fp32"  # weights are float32 either way
+    detector.precision_ = precision  # read by _make_net
     # Building the networks draws initial weights: keep the caller's global
     # torch random state as it was, and other threads' fits undisturbed.
-    with _net.fork_global_rng():
+    with fork_global_rng():
         # epochs: skorch's own max_epochs, unused (fit passes its epochs).
         net = detector._make_net(
-            fitted["sample_shape_"], device, seed=0, epochs=0,
+            network, device, seed=0, epochs=0,
             early_stopping=bool(fitted["extra"].get("do_early_stopping_", False)))
         net.initialize()
     for name, module in [("generator", net.module_),
@@ -452,31 +505,31 @@ def _load(cls, path, device):
         try:
             _uncompiled(module).load_state_dict(states[name], strict=True)
         except RuntimeError as exc:
-            raise _Refuse(
-                f"the {name} weights do not fit the networks described by the "
-                f"parameters: {exc}") from None
+            raise _Refuse(f"the {name} weights do not fit the networks the file "
+                          f"describes: {exc}") from None
     for name in OPTIMIZER_FILES:
         if name in states:
-            optimizer = getattr(net, f"{name}_")
-            try:
-                optimizer.load_state_dict(states[name])
-                # load_state_dict counts parameters but does not check shapes.
-                for group in optimizer.param_groups:
-                    for param in group["params"]:
-                        for key, value in optimizer.state.get(param, {}).items():
-                            if value.ndim and value.shape != param.shape:
-                                raise ValueError(
-                                    f"{key} of shape {tuple(value.shape)} for a "
-                                    f"parameter of shape {tuple(param.shape)}")
-            except (ValueError, KeyError, TypeError, RuntimeError,
-                    AttributeError) as exc:
-                raise _Refuse(f"the {name} state does not fit the networks: "
-                              f"{exc}") from None
-    history = manifest.get("history")
-    if isinstance(history, list) and all(isinstance(h, dict) for h in history):
-        net.history = History(history)
+            _load_optimizer(getattr(net, f"{name}_"), name, states[name])
+    return net
 
-    # Everything checked: only now fill the detector.
+
+def _load_optimizer(optimizer, name, state):
+    try:
+        optimizer.load_state_dict(state)
+        # load_state_dict counts parameters but does not check shapes.
+        for group in optimizer.param_groups:
+            for param in group["params"]:
+                for key, value in optimizer.state.get(param, {}).items():
+                    if value.ndim and value.shape != param.shape:
+                        raise ValueError(
+                            f"{key} of shape {tuple(value.shape)} for a "
+                            f"parameter of shape {tuple(param.shape)}")
+    except (ValueError, KeyError, TypeError, RuntimeError, AttributeError) as exc:
+        raise _Refuse(f"the {name} state does not fit the networks: {exc}") from None
+
+
+def _fill(detector, net, scaler, fitted, device):
+    """Everything checked: only now make the detector a fitted one."""
     detector._scaler = scaler
     detector.sample_shape_ = fitted["sample_shape_"]
     detector.device_ = device
@@ -487,10 +540,8 @@ def _load(cls, path, device):
         detector.feature_names_in_ = np.asarray(fitted["feature_names_in_"],
                                                 dtype=object)
     detector.offset_ = fitted["offset_"]
-    detector.do_early_stopping_ = False  # files from before early_stopping
     for name, value in fitted["extra"].items():
         setattr(detector, name, value)
-    return detector
 
 
 def _read_manifest(archive):
@@ -505,14 +556,16 @@ def _read_manifest(archive):
     except (ValueError, zipfile.BadZipFile) as exc:  # bad JSON, UTF-8 or CRC
         raise _Refuse(f"its manifest cannot be read: {exc}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-        raise _Refuse("it is not a GANomalyDetector file (unknown 'format').")
+        raise _Refuse(
+            "it is not a skganomaly model file (unknown 'format'; files written "
+            "by development versions before the detectors' redesign are not "
+            "read: fit the model again).")
     version = manifest.get("format_version")
-    if version not in READABLE_VERSIONS:
+    if version != FORMAT_VERSION:
         raise _Refuse(
             f"it has format version {version!r}, written by skganomaly "
-            f"{manifest.get('skganomaly_version')!r}; this version reads formats "
-            f"{', '.join(map(str, READABLE_VERSIONS))}. Load it with a matching "
-            "skganomaly version.")
+            f"{manifest.get('skganomaly_version')!r}; this version reads format "
+            f"{FORMAT_VERSION}. Load it with a matching skganomaly version.")
     expected = {MANIFEST, *_declared_files(manifest).values()}
     if set(names) != expected:
         _refuse_entries(names, expected)
@@ -529,17 +582,15 @@ def _refuse_entries(names, expected):
 
 def _declared_files(manifest):
     """``{name: file}`` of the state files the manifest lists: the networks,
-    and from format 2 on optionally both optimizers."""
+    optionally both optimizers, optionally the arrays."""
     declared = manifest.get("weights")
-    allowed = [set(WEIGHT_FILES)]
-    if manifest["format_version"] >= 2:
-        allowed.append(set(WEIGHT_FILES) | set(OPTIMIZER_FILES))
-    if manifest["format_version"] >= 3:
-        allowed += [names | set(ARRAY_FILES) for names in allowed]
+    networks, optimizers, arrays = set(WEIGHT_FILES), set(OPTIMIZER_FILES), set(ARRAY_FILES)
+    allowed = [networks, networks | optimizers, networks | arrays,
+               networks | optimizers | arrays]
     if not isinstance(declared, dict) or set(declared) not in allowed:
         raise _Refuse("the manifest does not list the generator and "
                       "discriminator weights (and nothing or both optimizers "
-                      "besides, and from format 3 on optionally the arrays).")
+                      "besides, and optionally the arrays).")
     return {name: STATE_FILES[name] for name in declared}
 
 
@@ -617,7 +668,7 @@ def _check_fitted(fitted, arrays):
         raise _Refuse(f"arrays.pt holds arrays the manifest does not list: "
                       f"{sorted(arrays)}.")
     precision = fitted.get("precision_")
-    if precision not in (None, "fp32", "bf16"):
+    if precision not in ("fp32", "bf16"):
         raise _Refuse("the fitted attribute precision_ is malformed.")
     names = fitted.get("feature_names_in_")
     if names is not None and not (

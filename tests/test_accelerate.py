@@ -26,7 +26,8 @@ from accelerate.state import AcceleratorState, GradientState  # noqa: E402
 from skganomaly import GANomalyDetector  # noqa: E402
 from skganomaly._accelerate import (AcceleratedGANomalyNet,  # noqa: E402
                                     AcceleratedSkipGANomalyNet, check_accelerator)
-from skganomaly._net import GANomalyNet, SkipGANomalyNet, bf16_supported  # noqa: E402
+from skganomaly._device import bf16_supported  # noqa: E402
+from skganomaly.net import GANomalyNet, SkipGANomalyNet  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -276,14 +277,14 @@ import numpy as np, torch
 warnings.simplefilter("ignore")
 torch.set_num_threads(1)
 from accelerate import Accelerator
-from skganomaly import GANomalyDetector
+from skganomaly import GANomalyDetector, SkipGANomalyDetector
 
 acc = Accelerator(cpu=True)
 X = np.random.RandomState(0).normal(size=(120, 5))
 out = dict(world=acc.num_processes)
-for generator in ("ganomaly", "skip"):
-    det = GANomalyDetector(latent_dim=4, n_filters=4, max_epochs=1, batch_size=16,
-                           random_state=0, accelerator=acc, generator=generator).fit(X)
+for generator, detector in [("ganomaly", GANomalyDetector), ("skip", SkipGANomalyDetector)]:
+    det = detector(latent_dim=4, n_filters=4, max_epochs=1, batch_size=16,
+                   random_state=0, accelerator=acc).fit(X)
     det.set_params(warm_start=True).fit(X)  # prepared again, continues
     history = det.net_.history
     out[generator] = dict(

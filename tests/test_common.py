@@ -1,8 +1,8 @@
-"""scikit-learn's estimator checks on GANomalyDetector (tiny settings)."""
+"""scikit-learn's estimator checks on both detectors (tiny settings)."""
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skganomaly import GANomalyDetector
+from skganomaly import GANomalyDetector, SkipGANomalyDetector
 
 
 def _tiny():
@@ -17,9 +17,9 @@ def _tiny_skip():
     # magnifies float32 rounding (which depends on the batch size) to ~1e-6
     # relative, above check_methods_subset_invariance's rtol=1e-7 (tests in
     # test_score_types.py check it to 1e-5).
-    return GANomalyDetector(
+    return SkipGANomalyDetector(
         latent_dim=3, n_filters=4, max_epochs=2, batch_size=16, random_state=0,
-        generator="skip", score_type="reconstruction",
+        score_type="reconstruction",
     )
 
 

@@ -67,7 +67,7 @@ def make_search(kind, n_jobs=None):
     if kind == "grid":
         return GridSearchCV(make_detector(), {"latent_dim": [2, 4]}, **kwargs)
     return RandomizedSearchCV(make_detector(), {"latent_dim": [2, 3, 4],
-                                                "w_con": [10.0, 50.0]},
+                                                "loss_weights": [(1, 10, 1), (1, 50, 1)]},
                               n_iter=2, random_state=0, **kwargs)
 
 

@@ -38,7 +38,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback, EarlyStopping
 
 from skganomaly import GANomalyDetector
-from skganomaly._net import GANomalyNet
+from skganomaly.net import GANomalyNet
 
 TINY = dict(latent_dim=3, n_filters=4, max_epochs=2, batch_size=16, random_state=0)
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from skganomaly._input import (
+from skganomaly._data import (
     CLIP,
     InputScaler,
     flatten_samples,

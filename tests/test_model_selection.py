@@ -199,7 +199,8 @@ def test_grid_search_of_a_detector_with_splitter_and_scorer():
     search = GridSearchCV(
         Recording(latent_dim=2, n_filters=4, max_epochs=1, batch_size=32,
                   random_state=0),
-        {"w_con": [1.0, 50.0]}, cv=NormalOnlyKFold(3), refit=False,
+        {"loss_weights": [(1.0, 1.0, 1.0), (1.0, 50.0, 1.0)]}, cv=NormalOnlyKFold(3),
+        refit=False,
         scoring={"auc": anomaly_roc_auc_scorer,
                  "p": anomaly_precision_at_rate_scorer})
     search.fit(X, y)

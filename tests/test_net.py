@@ -6,8 +6,9 @@ import torch
 from skorch.callbacks import Callback
 from skorch.dataset import Dataset
 
-from skganomaly._net import D_COLLAPSE, GANomalyNet, TensorBatches, TrainValid
-from skganomaly._networks import Discriminator, Generator
+from skganomaly._data import TensorBatches, TrainValid
+from skganomaly.net import D_COLLAPSE, GANomalyNet
+from skganomaly.networks import Discriminator, Generator
 
 
 def make_net(shape=(6,), **kwargs):
@@ -111,11 +112,11 @@ def test_tensor_batches_fall_back_to_a_dataloader_for_other_datasets():
     assert [len(b[0]) for b in batches] == [2, 2, 1]
 
 
-def test_score_batches_is_the_mean_squared_latent_distance():
+def test_latent_error_is_the_mean_squared_latent_distance():
     torch.manual_seed(0)
     X = torch.randn(20, 6)
     net = make_net().fit(TrainValid(X))
-    scores = net.score_batches([X[:7], X[7:]])
+    scores = net.errors([X[:7], X[7:]])[:, 0]
     net.module_.eval()
     with torch.no_grad():
         _, z, z_hat = net.module_(X)
@@ -126,25 +127,25 @@ def test_score_batches_is_the_mean_squared_latent_distance():
 
 # -- precision ---------------------------------------------------------------------
 
-from skganomaly import _net  # noqa: E402
+from skganomaly import _device  # noqa: E402
 
 
 @pytest.mark.parametrize("supported", [True, False])
 def test_auto_precision_uses_bf16_only_for_images_on_native_hardware(monkeypatch,
                                                                       supported):
-    monkeypatch.setattr(_net, "bf16_supported", lambda device: supported)
-    assert _net.resolve_precision("auto", "cpu", (1, 8, 8)) == (
+    monkeypatch.setattr(_device, "bf16_supported", lambda device: supported)
+    assert _device.resolve_precision("auto", "cpu", (1, 8, 8)) == (
         "bf16" if supported else "fp32")
-    assert _net.resolve_precision("auto", "cpu", (12,)) == "fp32"
-    assert _net.resolve_precision("fp32", "cpu", (1, 8, 8)) == "fp32"
+    assert _device.resolve_precision("auto", "cpu", (12,)) == "fp32"
+    assert _device.resolve_precision("fp32", "cpu", (1, 8, 8)) == "fp32"
 
 
 def test_bf16_without_native_support_is_refused(monkeypatch):
-    monkeypatch.setattr(_net, "bf16_supported", lambda device: False)
+    monkeypatch.setattr(_device, "bf16_supported", lambda device: False)
     with pytest.raises(ValueError, match="no native bfloat16 support.*'fp32'"):
-        _net.resolve_precision("bf16", "cpu", (1, 8, 8))
+        _device.resolve_precision("bf16", "cpu", (1, 8, 8))
     with pytest.raises(ValueError, match="precision='half' is not one of"):
-        _net.resolve_precision("half", "cpu", (1, 8, 8))
+        _device.resolve_precision("half", "cpu", (1, 8, 8))
 
 
 @pytest.mark.parametrize("value, disabled", [("1", True), ("true", True), ("0", False),
@@ -154,15 +155,15 @@ def test_environment_variable_turns_native_bf16_off(monkeypatch, value, disabled
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True,
                         raising=False)
     monkeypatch.setenv("SKGANOMALY_DISABLE_BF16", value)
-    assert _net.bf16_supported("cpu") is not disabled
-    assert _net.resolve_precision("auto", "cpu", (1, 8, 8)) == (
+    assert _device.bf16_supported("cpu") is not disabled
+    assert _device.resolve_precision("auto", "cpu", (1, 8, 8)) == (
         "fp32" if disabled else "bf16")
     if disabled:
         with pytest.raises(ValueError, match="no native bfloat16 support"):
-            _net.resolve_precision("bf16", "cpu", (1, 8, 8))
+            _device.resolve_precision("bf16", "cpu", (1, 8, 8))
 
 
-@pytest.mark.skipif(not _net.bf16_supported("cpu"), reason="no native bf16 here")
+@pytest.mark.skipif(not _device.bf16_supported("cpu"), reason="no native bf16 here")
 def test_bf16_trains_channels_last_with_float32_weights_and_close_scores():
     torch.manual_seed(0)
     X = torch.rand(64, 1, 12, 12) * 2 - 1
@@ -175,8 +176,8 @@ def test_bf16_trains_channels_last_with_float32_weights_and_close_scores():
     conv = bf16.module_.encoder1.features[0].weight
     assert conv.dtype == torch.float32
     assert conv.is_contiguous(memory_format=torch.channels_last)
-    s32 = nets["fp32"].score_batches([X])
-    s16 = bf16.score_batches([X])
+    s32 = nets["fp32"].errors([X])[:, 0]
+    s16 = bf16.errors([X])[:, 0]
     assert s16.dtype == np.float64 and np.all(np.isfinite(s16))
     # Same seed, same data: the two trainings end close; ranks agree.
     assert np.corrcoef(np.argsort(np.argsort(s32)), np.argsort(np.argsort(s16)))[0, 1] > 0.8
@@ -203,11 +204,13 @@ def test_refresh_batchnorm_averages_statistics_with_the_final_weights():
     assert bn.momentum == 0.1 and not net.module_.training
 
 
-def test_detector_refresh_batchnorm_changes_scores_but_not_their_independence(tiny, blobs):
-    plain = tiny(refresh_batchnorm=False).fit(blobs)
-    refreshed = tiny(refresh_batchnorm=True).fit(blobs)
+def test_detector_refreshes_batchnorm_and_scores_stay_independent(tiny, blobs,
+                                                                  monkeypatch):
+    refreshed = tiny().fit(blobs)
     scores = refreshed.score_samples(blobs)
-    assert not np.allclose(scores, plain.score_samples(blobs))
+    monkeypatch.setattr(GANomalyNet, "refresh_batchnorm", lambda self, batches: None)
+    stale = tiny().fit(blobs)
+    assert not np.allclose(scores, stale.score_samples(blobs))
     single = np.array([refreshed.score_samples(blobs[i:i + 1])[0] for i in range(5)])
     np.testing.assert_allclose(single, scores[:5], rtol=1e-5)
 

@@ -1,11 +1,10 @@
 import pytest
 import torch
 
-from skganomaly._networks import (
+from skganomaly.networks import (
     PAD_VALUE,
     Discriminator,
     Generator,
-    build_networks,
     padded_image_size,
     resize_images,
     weights_init,
@@ -38,7 +37,8 @@ def test_working_image_size_upsamples_only_small_images(height, width, min_size,
               (1, 64, 64), (4, 9, 17), (7,), (1,)]
 )
 def test_generator_and_discriminator_keep_the_input_shape(shape):
-    gen, disc = build_networks(shape, latent_dim=6, n_filters=4)
+    gen = Generator(shape, latent_dim=6, n_filters=4).apply(weights_init)
+    disc = Discriminator(shape, n_filters=4).apply(weights_init)
     x = torch.randn(3, *shape)
     x_hat, z, z_hat = gen(x)
     assert x_hat.shape == x.shape

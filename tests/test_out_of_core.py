@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.data import Dataset, IterableDataset, TensorDataset
 
-from skganomaly._input import InputScaler
-from skganomaly._sources import DatasetRows, MemmapRows, as_row_source
+from skganomaly._data import InputScaler
+from skganomaly._data import DatasetRows, MemmapRows, as_row_source
 
 
 def _memmap(X, tmp_path, name="x.dat"):

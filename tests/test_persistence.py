@@ -147,41 +147,25 @@ def test_save_load_dataframe_and_images(tmp_path):
                                   det.score_samples(images.reshape(20, -1)))
 
 
-def test_files_and_pickles_from_before_min_image_size_load_unchanged(tmp_path):
-    # Such models were built for 8x8 images without upsampling and trained
-    # without early stopping or weight averaging: loading must not rebuild
-    # them on a 16x16 canvas, nor give them rules they never had.
+def test_files_rebuild_the_fitted_networks_whatever_the_parameters_are_now(tmp_path):
+    # Parameters changed after fit describe another model: a file rebuilds
+    # the networks that were fitted (as a pickle keeps them), and the
+    # fitted methods keep working on the fitted networks.
     images = np.random.RandomState(0).uniform(0, 16, size=(20, 1, 8, 8))
-    det = GANomalyDetector(**{**TINY, "min_image_size": None, "ema_decay": 0.0,
-                              "early_stopping": False}).fit(images)
-    det.save(tmp_path / "new.skgan")
-
-    def forget(manifest):
-        for name in ("min_image_size", "early_stopping", "n_iter_no_change",
-                     "ema_decay"):
-            manifest["params"].pop(name)
-        manifest["fitted"]["extra"].pop("do_early_stopping_")
-
-    old = rewrite(tmp_path / "new.skgan", tmp_path / "old.skgan",
-                  edit_manifest(forget))
-    loaded = GANomalyDetector.load(old)
-    assert loaded.min_image_size is None and loaded.early_stopping is False
-    assert loaded.ema_decay == 0.0 and loaded.net_.ema_decay == 0.0
-    assert "early_stopping" not in dict(loaded.net_.callbacks_)
-    assert loaded.do_early_stopping_ is False
-    assert_same_model(loaded, det, images)
-
-    del det.min_image_size, det.early_stopping, det.n_iter_no_change, det.ema_decay
-    del det.net_.ema_decay
-    unpickled = pickle.loads(pickle.dumps(det))
-    assert unpickled.min_image_size is None and unpickled.early_stopping is False
-    assert unpickled.ema_decay == 0.0
-    det.min_image_size, det.early_stopping, det.n_iter_no_change = None, False, 5
-    det.ema_decay = det.net_.ema_decay = 0.0
-    assert_same_model(unpickled, det, images)
-    # An old unpickled net trains on (warm start) without averaging.
-    unpickled.set_params(warm_start=True, max_epochs=1).fit(images)
-    assert unpickled.n_iter_ == det.n_iter_ + 1
+    det = GANomalyDetector(**TINY).fit(images)
+    expected = det.score_samples(images)
+    codes = det.encode(images)
+    det.set_params(latent_dim=7, n_filters=2, min_image_size=None)
+    np.testing.assert_array_equal(det.encode(images), codes)
+    det.save(tmp_path / "model.skgan")
+    with zipfile.ZipFile(tmp_path / "model.skgan") as archive:
+        network = json.loads(archive.read("manifest.json"))["network"]
+    assert network == {"work_shape": [1, 16, 16], "image_size": [16, 16],
+                       "latent_dim": TINY["latent_dim"], "n_filters": TINY["n_filters"]}
+    loaded = GANomalyDetector.load(tmp_path / "model.skgan")
+    assert loaded.latent_dim == 7  # the parameters as they were saved
+    np.testing.assert_array_equal(loaded.score_samples(images), expected)
+    np.testing.assert_array_equal(loaded.encode(images), codes)
 
 
 def test_early_stopping_survives_save_and_load(tmp_path):
@@ -226,18 +210,6 @@ def test_loaded_model_continues_training_as_the_unpickled_one(fitted, saved, X,
     assert np.isfinite(restarted).all() and not np.array_equal(restarted, expected)
 
 
-def test_format_1_files_load(fitted, X, tmp_path):
-    # Written before optimizer states existed: the same layout as a file
-    # saved without them, with format_version 1.
-    light = fitted.save(tmp_path / "light.skgan", include_optimizer=False)
-    old = rewrite(light, tmp_path / "old.skgan",
-                  edit_manifest(lambda m: m.update(format_version=1)))
-    loaded = GANomalyDetector.load(old)
-    assert_same_model(loaded, fitted, X)
-    loaded.set_params(warm_start=True, max_epochs=1).fit(X)
-    assert loaded.n_iter_ == 3
-
-
 def test_file_layout_and_versions(saved, fitted):
     with zipfile.ZipFile(saved) as archive:
         assert sorted(archive.namelist()) == [
@@ -245,9 +217,10 @@ def test_file_layout_and_versions(saved, fitted):
             "optimizer.pt", "optimizer_discriminator.pt"]
         manifest = json.loads(archive.read("manifest.json"))
         blob = archive.read("generator.pt")
-    assert manifest["format"] == "skganomaly.GANomalyDetector"
-    # Nothing needs format 3 (arrays.pt): older readers still read the file.
-    assert manifest["format_version"] == 2
+    assert manifest["format"] == "skganomaly.model" and manifest["format_version"] == 1
+    assert manifest["estimator"] == "GANomalyDetector"
+    assert set(manifest["network"]) == {"work_shape", "image_size", "latent_dim",
+                                        "n_filters"}
     assert manifest["skganomaly_version"] == skganomaly.__version__
     assert "callbacks" not in manifest["params"]
     assert manifest["fitted"]["offset_"] == fitted.offset_
@@ -335,11 +308,16 @@ def test_cuda_trained_model_unpickles_on_a_cpu_only_machine(X):
 # -- refused files ---------------------------------------------------------------------
 
 REFUSED = {
-    "format version 4": (edit_manifest(lambda m: m.update(format_version=4)),
-                         "format version 4"),
-    "format 1 with optimizer states": (
-        edit_manifest(lambda m: m.update(format_version=1)),
-        "nothing or both optimizers"),
+    "format version 2": (edit_manifest(lambda m: m.update(format_version=2)),
+                         "format version 2"),
+    "development format": (
+        edit_manifest(lambda m: m.update(format="skganomaly.GANomalyDetector")),
+        "files written by development versions before the detectors' redesign"),
+    "no network description": (edit_manifest(lambda m: m.pop("network")),
+                               "description of the networks is missing"),
+    "another network description": (
+        edit_manifest(lambda m: m["network"].update(latent_dim=5)),
+        "generator weights do not fit the networks the file describes"),
     "one optimizer state only": (
         lambda e: (e.pop("optimizer_discriminator.pt"), edit_manifest(
             lambda m: m["weights"].pop("optimizer_discriminator"))(e)) and None,
@@ -351,7 +329,7 @@ REFUSED = {
         lambda e: replace_weights("optimizer", e["generator.pt"])(e),
         "not an optimizer's state dict"),
     "other format": (edit_manifest(lambda m: m.update(format="something")),
-                     "not a GANomalyDetector file"),
+                     "not a skganomaly model file"),
     "altered weights": (
         lambda e: e.update({"generator.pt": e["generator.pt"][:-9] + b"X" * 9}),
         "SHA-256 of generator.pt does not match"),
@@ -513,7 +491,7 @@ def test_save_replaces_an_existing_file(fitted, X, tmp_path):
                                   fitted.score_samples(X))
 
 
-# -- large fitted arrays (format 3) ------------------------------------------------------
+# -- large fitted arrays ------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -536,7 +514,7 @@ def test_large_fitted_arrays_are_stored_as_tensors(lof_saved, tmp_path, monkeypa
     codes = det.reference_codes_
     assert codes.size > _persistence.INLINE_ARRAY_MAX
     manifest, names, manifest_bytes = _manifest(path)
-    assert manifest["format_version"] == 3 and "arrays.pt" in names
+    assert "arrays.pt" in names
     assert manifest["fitted"]["extra"]["reference_codes_"] == {
         "file": "arrays.pt", "dtype": "float32", "shape": list(codes.shape)}
     loaded = GANomalyDetector.load(path)
@@ -544,12 +522,12 @@ def test_large_fitted_arrays_are_stored_as_tensors(lof_saved, tmp_path, monkeypa
     np.testing.assert_array_equal(loaded.reference_codes_, codes)
     np.testing.assert_array_equal(loaded.score_samples(X), det.score_samples(X))
 
-    # Written as before format 3 (the codes as JSON numbers in the manifest):
-    # about 20 bytes per value more, and such files still load.
+    # The codes as JSON numbers in the manifest would take about 20 bytes
+    # per value more; small arrays are stored so, and load alike.
     monkeypatch.setattr(_persistence, "INLINE_ARRAY_MAX", 10**9)
     inline = det.save(tmp_path / "inline.skgan")
     manifest, names, inline_bytes = _manifest(inline)
-    assert manifest["format_version"] == 2 and "arrays.pt" not in names
+    assert "arrays.pt" not in names
     assert inline_bytes > manifest_bytes + 10 * codes.size
     np.testing.assert_array_equal(GANomalyDetector.load(inline).reference_codes_, codes)
 
@@ -573,8 +551,7 @@ def _edit_arrays(edit):
      "arrays.pt is not a dict of tensors"),
     (lambda e: e.update({"arrays.pt": e["arrays.pt"][:-9] + b"X" * 9}),
      "SHA-256 of arrays.pt does not match"),
-    (edit_manifest(lambda m: m.update(format_version=2)), "optionally the arrays"),
-], ids=["shape", "dtype", "unlisted", "not a dict", "altered", "format 2"])
+], ids=["shape", "dtype", "unlisted", "not a dict", "altered"])
 def test_forged_arrays_are_refused(lof_saved, change, match, tmp_path):
     path = rewrite(lof_saved[1], tmp_path / "bad.skgan", change)
     with pytest.raises(ValueError, match=match):

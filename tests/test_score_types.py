@@ -9,7 +9,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import LocalOutlierFactor
 from sklearn.utils._param_validation import InvalidParameterError
 
-import skganomaly._detector as detector_module
+import skganomaly._scores as scores_module
 from skganomaly import GANomalyDetector
 
 
@@ -121,7 +121,7 @@ def test_far_anomalies_rank_high_for_every_score_type(kind):
 
 @pytest.mark.parametrize("params, match", [
     ({"score_type": "score"}, "score_type"),
-    ({"generator": "unet"}, "generator"),
+    ({"loss_weights": "paper"}, "loss_weights"),
     ({"score_lambda": 1.5}, "score_lambda"),
     ({"n_neighbors": 0}, "n_neighbors"),
     ({"n_neighbors": 2.5}, "n_neighbors"),
@@ -145,15 +145,6 @@ def test_score_type_is_frozen_at_fit_and_survives_save_load(data, tmp_path):
     np.testing.assert_array_equal(det.score_samples(A), before)
 
 
-def test_models_from_before_score_type_score_with_the_latent_score(data):
-    X, A = data
-    det = _fit(X)
-    expected = det.score_samples(A)
-    for name in ["score_type_", "score_center_", "score_scale_", "score_weights_"]:
-        delattr(det, name)  # as in a pickle written before score_type existed
-    np.testing.assert_array_equal(det.score_samples(A), expected)
-
-
 # -- latent_lof ------------------------------------------------------------------
 
 
@@ -174,7 +165,7 @@ def test_latent_lof_is_sklearns_lof_on_the_training_codes(data, k):
     # held-out ones, and the networks are the latent score's.
     np.testing.assert_allclose(det.reference_codes_, det.encode(X[train]), rtol=1e-6)
     np.testing.assert_array_equal(det.score_weights_, [0, 0])
-    assert det.net_.code_batches([]).shape == (0, 3)
+    assert det.net_.codes([]).shape == (0, 3)
     lof = LocalOutlierFactor(n_neighbors=k, novelty=True).fit(det.encode(X[train]))
     np.testing.assert_allclose(-det.score_samples(A), -lof.score_samples(det.encode(A)),
                                rtol=1e-5)
@@ -194,7 +185,7 @@ def test_latent_lof_threshold_is_calibrated_on_held_out_rows():
     assert len(calib) == 40
     scores = -det.score_samples(X[calib])
     assert -det.offset_ < scores.max()
-    expected = detector_module.conformal_threshold(scores, 0.05)
+    expected = scores_module.conformal_threshold(scores, 0.05)
     assert det.offset_ == pytest.approx(-expected, rel=1e-6)
 
 
@@ -219,7 +210,7 @@ def test_latent_lof_flags_anomalies_between_the_modes_of_normal_data():
 
 def test_latent_lof_keeps_a_seeded_subset_of_large_training_sets(data, monkeypatch):
     X, _ = data
-    monkeypatch.setattr(detector_module, "MAX_REFERENCE_CODES", 30)
+    monkeypatch.setattr(scores_module, "MAX_REFERENCE_CODES", 30)
     det = _fit(X, score_type="latent_lof", contamination=0.1)
     again = _fit(X, score_type="latent_lof", contamination=0.1)
     assert det.reference_codes_.shape == (30, 3)

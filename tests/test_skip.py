@@ -1,14 +1,15 @@
 """Skip-GANomaly: the skip-connected generator, its losses and scores, and the
-generator='skip' option of the detector."""
+SkipGANomalyDetector."""
 
 import numpy as np
 import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from skganomaly import GANomalyDetector
-from skganomaly._net import SkipGANomalyNet, TrainValid
-from skganomaly._networks import Discriminator, SkipGenerator, weights_init
+from skganomaly import GANomalyDetector, SkipGANomalyDetector
+from skganomaly._data import TrainValid
+from skganomaly.net import SkipGANomalyNet
+from skganomaly.networks import Discriminator, SkipGenerator, weights_init
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 20), (3, 5, 7), (2, 32, 32),
@@ -68,7 +69,7 @@ def test_skip_latent_error_is_the_discriminator_feature_distance():
     torch.manual_seed(0)
     X = torch.randn(40, 6)
     net = _skip_net().fit(TrainValid(X))
-    errors = net.error_batches([X[:15], X[15:]])
+    errors = net.errors([X[:15], X[15:]])
     net.module_.eval()
     net.discriminator_.eval()
     with torch.no_grad():
@@ -85,8 +86,8 @@ def test_skip_latent_error_is_the_discriminator_feature_distance():
 def test_detector_with_skip_uses_the_skip_networks_and_the_papers_score():
     rng = np.random.RandomState(0)
     X = rng.uniform(0, 16, size=(60, 8, 8))
-    det = GANomalyDetector(generator="skip", latent_dim=3, n_filters=4, max_epochs=1,
-                           random_state=0).fit(X)
+    det = SkipGANomalyDetector(latent_dim=3, n_filters=4, max_epochs=1,
+                               random_state=0).fit(X)
     assert isinstance(det.net_, SkipGANomalyNet)
     assert isinstance(det.net_.module_, SkipGenerator)
     # 'auto' -> Skip-GANomaly's mix: lambda = 0.9 on the reconstruction error.
@@ -106,22 +107,25 @@ def test_skip_detector_detects_an_unseen_class_and_round_trips(tmp_path):
     vertical = rng.uniform(0.3, 1, size=(40, 1, 1)) * ramp[:, None] * np.ones((40, 8, 8))
     X = normal + rng.normal(scale=0.03, size=normal.shape)
     A = vertical + rng.normal(scale=0.03, size=vertical.shape)
-    det = GANomalyDetector(generator="skip", latent_dim=4, n_filters=8, max_epochs=15,
-                           batch_size=32, random_state=0).fit(X[:200])
+    det = SkipGANomalyDetector(latent_dim=4, n_filters=8, max_epochs=15,
+                               batch_size=32, random_state=0).fit(X[:200])
     test = np.concatenate([X[200:], A])
     scores = det.score_samples(test)
     assert roc_auc_score(np.r_[np.zeros(40), np.ones(40)], -scores) > 0.9
     path = det.save(tmp_path / "skip.skgan")
-    loaded = GANomalyDetector.load(path)
-    assert loaded.generator == "skip" and loaded.score_type_ == "combined"
+    loaded = SkipGANomalyDetector.load(path)
+    assert isinstance(loaded.net_, SkipGANomalyNet) and loaded.score_type_ == "combined"
+    with pytest.raises(ValueError, match="holds a 'SkipGANomalyDetector', not a "
+                                         "GANomalyDetector"):
+        GANomalyDetector.load(path)
     np.testing.assert_array_equal(loaded.score_samples(test), scores)
     np.testing.assert_array_equal(loaded.anomaly_map(A[:3]), det.anomaly_map(A[:3]))
 
 
 def test_skip_on_tabular_rows_uses_the_skip_connected_mlp():
     X = np.random.RandomState(0).normal(size=(50, 4))
-    det = GANomalyDetector(generator="skip", latent_dim=2, n_filters=4, max_epochs=2,
-                           random_state=0).fit(X)
+    det = SkipGANomalyDetector(latent_dim=2, n_filters=4, max_epochs=2,
+                               random_state=0).fit(X)
     assert isinstance(det.net_.module_.ups[-1], torch.nn.Linear)
     assert det.reconstruct(X).shape == X.shape
     assert np.all(np.isfinite(det.score_samples(X)))
@@ -129,8 +133,8 @@ def test_skip_on_tabular_rows_uses_the_skip_connected_mlp():
 
 def test_skip_weights_are_reproducible():
     X = np.random.RandomState(0).normal(size=(40, 3))
-    make = lambda: GANomalyDetector(generator="skip", latent_dim=2, n_filters=4,  # noqa: E731
-                                    max_epochs=2, random_state=3).fit(X)
+    make = lambda: SkipGANomalyDetector(latent_dim=2, n_filters=4,  # noqa: E731
+                                        max_epochs=2, random_state=3).fit(X)
     np.testing.assert_array_equal(make().score_samples(X), make().score_samples(X))
     # The DCGAN initialisation reaches every layer of the skip network.
     torch.manual_seed(0)

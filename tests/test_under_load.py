@@ -32,7 +32,7 @@ import pytest
 import torch
 
 from skganomaly import GANomalyDetector
-from skganomaly._input import InputScaler
+from skganomaly._data import InputScaler
 
 TINY = dict(latent_dim=3, n_filters=4, max_epochs=2, batch_size=16, random_state=0)
 
@@ -117,11 +117,11 @@ def test_fits_in_threads_at_once_equal_sequential_fits(monkeypatch, collapse):
     still draw what they draw alone."""
     import threading
 
-    from skganomaly import _net
+    from skganomaly import net as net_module
 
     if collapse:
         # Re-draw the discriminator after every step: many draws mid-training.
-        monkeypatch.setattr(_net, "D_COLLAPSE", float("inf"))
+        monkeypatch.setattr(net_module, "D_COLLAPSE", float("inf"))
     rng = np.random.RandomState(0)
     jobs = [(seed, rng.normal(size=(64, 5)) if seed % 2 else
              rng.uniform(0, 255, size=(24, 9, 7))) for seed in range(6)]

@@ -1,104 +1,42 @@
-"""The skorch training core of GANomaly.
+"""The skorch training core of GANomaly and Skip-GANomaly.
 
 :class:`GANomalyNet` is a :class:`skorch.NeuralNet` whose module is the
 generator. The discriminator and its optimizer are extra skorch components
 (``discriminator_``, ``optimizer_discriminator_``), so device moves,
-``set_params``, pickling and callbacks cover them like the generator.
+``set_params``, pickling and callbacks cover them like the generator. A
+fitted detector's ``net_`` is one of these nets.
 
 A GAN needs two optimizer steps per batch with different losses, so
 :meth:`GANomalyNet.train_step` does them explicitly instead of skorch's
 "one loss, step every optimizer" default. Each part of a step is a small
 method (:meth:`~GANomalyNet.generator_losses`,
-:meth:`~GANomalyNet.discriminator_loss`, :meth:`~GANomalyNet.anomaly_score`)
-that a subclass can override.
+:meth:`~GANomalyNet.discriminator_loss`, :meth:`~GANomalyNet.latent_errors`)
+that a subclass can override; :class:`SkipGANomalyNet` does.
 
-No scikit-learn code lives here; :class:`~skganomaly.GANomalyDetector`
-builds and drives this net.
+Inference goes through one iterator, :meth:`GANomalyNet.evaluate_batches`,
+which runs a step (:meth:`~GANomalyNet.error_step`,
+:meth:`~GANomalyNet.code_step` or :meth:`~GANomalyNet.forward_step`) on each
+batch in evaluation mode.
+
+No scikit-learn code lives here; the estimators build and drive these nets.
 """
 
 import contextlib
-import os
-import threading
 
 import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import PassthroughScoring
-from skorch.dataset import Dataset, unpack_data
+from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from torch import nn
 
-from ._networks import Discriminator, Generator, resize_images, weights_init
-from ._sources import ScaledRows
+from ._callbacks import EpochLog
+from ._data import TrainValid
+from ._device import fork_global_rng
+from .networks import Discriminator, resize_images, weights_init
 
-__all__ = ["GANomalyNet", "SkipGANomalyNet", "TensorBatches", "TrainValid",
-           "bf16_supported", "ema_step", "fork_global_rng", "inner_module",
-           "resolve_precision"]
-
-PRECISIONS = ("auto", "fp32", "bf16")
-
-#: torch's CPU random generator (and each CUDA device's) is one per process.
-#: Whatever draws from it here (building networks, drawing weights) holds
-#: this lock, so that fits in threads at once draw what they draw alone.
-_GLOBAL_RNG_LOCK = threading.RLock()
-
-
-@contextlib.contextmanager
-def fork_global_rng(device="cpu"):
-    """Hold the lock on torch's global generators and give them back to the
-    caller as they were (CPU, and ``device`` when it is a CUDA device)."""
-    cuda = [torch.device(device)] if str(device).startswith("cuda") else []
-    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=cuda):
-        yield cuda
-
-
-#: Set to ``1`` to behave as if no device had native bfloat16: ``"auto"``
-#: resolves to fp32 and ``"bf16"`` is refused. CI runs the tests once so, to
-#: cover fp32-only CPUs whatever CPU it runs on.
-DISABLE_BF16_ENV = "SKGANOMALY_DISABLE_BF16"
-
-
-def bf16_supported(device):
-    """Whether ``device`` runs bfloat16 convolutions and matmuls natively
-    (CUDA with bf16 support, or a CPU with AVX512-BF16 / AMX through oneDNN),
-    and the environment variable ``SKGANOMALY_DISABLE_BF16`` is not set to a
-    true value."""
-    if os.environ.get(DISABLE_BF16_ENV, "").strip().lower() in ("1", "true", "yes"):
-        return False
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
-        try:
-            return bool(check()) if check is not None else False
-        except RuntimeError:
-            return False
-    return False
-
-
-def resolve_precision(precision, device, sample_shape):
-    """The arithmetic a fit uses: ``"fp32"`` or ``"bf16"``.
-
-    ``"auto"`` picks bf16 autocast for images on hardware with native bf16
-    (there it trains about 1.4x and scores about 2x faster than fp32 with the
-    same AUC, see the Performance page) and fp32 everywhere else: for the
-    small matrices of tabular MLPs bf16 gives no speed-up. ``"bf16"`` on
-    hardware without native support is refused, since it would be slower.
-    """
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision={precision!r} is not one of {PRECISIONS}.")
-    if precision == "fp32":
-        return "fp32"
-    supported = bf16_supported(device)
-    if precision == "bf16":
-        if not supported:
-            raise ValueError(
-                f"precision='bf16' was requested but device {str(device)!r} has no "
-                "native bfloat16 support; use precision='fp32' or 'auto'."
-            )
-        return "bf16"
-    return "bf16" if supported and len(sample_shape) == 3 else "fp32"
+__all__ = ["D_COLLAPSE", "GANomalyNet", "SkipGANomalyNet", "ema_step"]
 
 
 def ema_step(average, module, decay, step):
@@ -110,162 +48,10 @@ def ema_step(average, module, decay, step):
     torch._foreach_lerp_(average, live, 1.0 - decay)
 
 
-def inner_module(module):
-    """The module inside a ``DistributedDataParallel`` wrapper (data-parallel
-    training through accelerate), or ``module`` itself."""
-    if isinstance(module, torch.nn.parallel.DistributedDataParallel):
-        return module.module
-    return module
-
-
 #: The discriminator is re-initialised when its loss falls below this value
 #: (as in the paper's code): a discriminator that wins outright gives the
 #: generator no useful gradient.
 D_COLLAPSE = 1e-5
-
-
-class TrainValid:
-    """Training data plus optional held-out validation data for one fit.
-
-    Passing both through ``fit(X)`` keeps the held-out rows out of the net's
-    parameters (``train_split``), so they are not pickled with the model.
-    """
-
-    def __init__(self, train, valid=None):
-        self.train = train
-        self.valid = valid
-
-    def __len__(self):
-        return len(self.train)
-
-
-class TensorBatches:
-    """Iterate over mini-batches of an in-memory tensor by slicing.
-
-    skorch's default ``DataLoader`` indexes and collates sample by sample,
-    which costs more than a small network's step on in-memory arrays. This
-    iterator gathers each batch with one indexing operation (in a shuffled
-    order drawn per epoch) and falls back to a ``DataLoader`` for datasets
-    it cannot slice. Data read on demand
-    (:class:`~skganomaly._sources.ScaledRows`) is read batch by batch in the
-    same shuffled order, so it trains on the same batches as the same data
-    in memory.
-
-    Parameters
-    ----------
-    dataset : skorch Dataset or torch Dataset
-    batch_size : int
-    shuffle : bool
-    seed : int or None
-        Seed of the shuffling order (set by the estimator).
-    drop_singleton : bool
-        Drop a trailing batch of one sample: BatchNorm cannot train on it.
-
-    Notes
-    -----
-    :meth:`shard` makes it yield one process's share of every epoch for
-    data-parallel training (see :mod:`skganomaly._accelerate`).
-    """
-
-    def __init__(self, dataset, batch_size=64, shuffle=False, seed=None,
-                 drop_singleton=False):
-        self.dataset = dataset
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.seed = seed
-        self.generator = torch.Generator()
-        if seed is None:
-            self.generator.seed()
-        else:
-            self.generator.manual_seed(int(seed))
-        self.drop_singleton = drop_singleton
-        self.tensor = _sliceable_tensor(dataset)
-        self.num_shards, self.shard_index = 1, 0
-
-    def shard(self, index, count):
-        """Yield only shard ``index`` of ``count`` (one per process) from now on.
-
-        Every process must draw the same order (same ``seed``). Each epoch's
-        order is cut into steps of ``count`` consecutive batches of
-        ``batch_size`` rows and shard ``index`` takes the ``index``-th batch
-        of every step, so the shards partition the epoch. The order is
-        extended by wrapping around to a whole number of steps: every shard
-        gets the same number of full batches (no process waits for another
-        at the end of an epoch, and no batch has a single sample); up to
-        ``count * batch_size - 1`` rows of the epoch's start are seen twice.
-        """
-        if count > 1 and self.shuffle and self.seed is None:
-            raise ValueError("Sharding a shuffled TensorBatches needs a seed: every "
-                             "process must draw the same order.")
-        self.num_shards, self.shard_index = int(count), int(index)
-        return self
-
-    def __len__(self):
-        n = len(self.dataset)
-        if self.num_shards > 1:
-            return -(-n // (self.batch_size * self.num_shards))
-        n_batches = -(-n // self.batch_size)
-        if self.drop_singleton and n > 1 and n % self.batch_size == 1:
-            n_batches -= 1
-        return n_batches
-
-    def _order(self):
-        n = len(self.dataset)
-        if self.shuffle:
-            return torch.randperm(n, generator=self.generator)
-        return torch.arange(n)
-
-    def __iter__(self):
-        if self.num_shards > 1:
-            yield from self._shard_batches()
-            return
-        if self.tensor is None:
-            loader = torch.utils.data.DataLoader(
-                self.dataset, batch_size=self.batch_size, shuffle=self.shuffle,
-                generator=self.generator,
-            )
-            yield from loader
-            return
-        X, order = self.tensor, None
-        if self.shuffle:
-            # Gather batch by batch: a gather of the whole set per epoch
-            # would hold a second copy of the training data.
-            order = self._on_device(self._order())
-        n = len(X)
-        for start in range(0, n, self.batch_size):
-            stop = start + self.batch_size
-            Xb = X[start:stop] if order is None else X[order[start:stop]]
-            if self.drop_singleton and len(Xb) == 1 and n > 1:
-                return
-            yield Xb, None
-
-    def _shard_batches(self):
-        order = self._order()
-        steps = len(self)
-        total = steps * self.batch_size * self.num_shards
-        order = order.repeat(-(-total // len(order)))[:total]
-        rows = order.view(steps, self.num_shards, self.batch_size)[:, self.shard_index]
-        if self.tensor is None:
-            yield from torch.utils.data.DataLoader(self.dataset,
-                                                   batch_sampler=rows.tolist())
-            return
-        for batch_rows in self._on_device(rows):
-            yield self.tensor[batch_rows], None
-
-    def _on_device(self, index):
-        # Index a GPU-resident training tensor with a GPU index.
-        if isinstance(self.tensor, torch.Tensor):
-            return index.to(self.tensor.device)
-        return index
-
-
-def _sliceable_tensor(dataset):
-    """The tensor (or :class:`~skganomaly._sources.ScaledRows`, read on
-    demand) behind a skorch ``Dataset`` without targets, else ``None``."""
-    if isinstance(dataset, Dataset) and dataset.y is None \
-            and isinstance(dataset.X, (torch.Tensor, ScaledRows)):
-        return dataset.X
-    return None
 
 
 class GANomalyNet(NeuralNet):
@@ -273,9 +59,9 @@ class GANomalyNet(NeuralNet):
 
     Parameters
     ----------
-    module : type or instance of :class:`~skganomaly._networks.Generator`
+    module : type or instance of :class:`~skganomaly.networks.Generator`
     discriminator : type or instance of
-        :class:`~skganomaly._networks.Discriminator`; configure with
+        :class:`~skganomaly.networks.Discriminator`; configure with
         ``discriminator__*`` parameters.
     optimizer_discriminator : torch optimizer class
         Configure with ``optimizer_discriminator__*`` (defaults to the
@@ -333,13 +119,18 @@ class GANomalyNet(NeuralNet):
 
     @property
     def _default_callbacks(self):
+        # skorch's PrintLog last (it prints what the others recorded), in a
+        # version that leaves colours out of log files.
+        defaults = [(name, cb) for name, cb in super()._default_callbacks
+                    if name != "print_log"]
         return [
-            *super()._default_callbacks,
+            *defaults,
             ("train_loss_adv", PassthroughScoring(name="train_loss_adv", on_train=True)),
             ("train_loss_con", PassthroughScoring(name="train_loss_con", on_train=True)),
             ("train_loss_enc", PassthroughScoring(name="train_loss_enc", on_train=True)),
             ("train_loss_d", PassthroughScoring(name="train_loss_d", on_train=True)),
             ("valid_score", PassthroughScoring(name="valid_score")),
+            ("print_log", EpochLog()),
         ]
 
     # -- components ---------------------------------------------------------
@@ -449,7 +240,7 @@ class GANomalyNet(NeuralNet):
     def _start_average(self):
         """Per fit: the running average starts at the current weights."""
         self._ema = None
-        if getattr(self, "ema_decay", 0) > 0:  # nets pickled before it existed
+        if self.ema_decay > 0:
             params = [p.detach() for p in self.module_.parameters()]
             self._ema = {"steps": 0, "average": [p.clone() for p in params],
                          "live": None}
@@ -543,16 +334,12 @@ class GANomalyNet(NeuralNet):
         return 0.5 * (bce(real_logits, torch.ones_like(real_logits))
                       + bce(fake_logits, torch.zeros_like(fake_logits)))
 
-    def anomaly_score(self, z, z_hat):
-        """Per-sample GANomaly score: mean squared distance of ``z`` and ``z_hat``
-        (higher = more anomalous)."""
-        return (z - z_hat).pow(2).flatten(1).mean(dim=1)
-
     def latent_errors(self, x, x_hat, z, z_hat):
-        """Per-sample latent distance (float64): :meth:`anomaly_score` of
-        ``z`` and ``z_hat``, computed in float64 (no overflow for extreme
-        inputs). Subclasses compare other representations."""
-        return self.anomaly_score(z.double(), z_hat.double())
+        """Per-sample latent error (float64, higher = more anomalous):
+        GANomaly's score, the mean squared distance of ``z`` and ``z_hat``,
+        computed in float64 (no overflow for extreme inputs). Subclasses
+        compare other representations."""
+        return (z.double() - z_hat.double()).pow(2).flatten(1).mean(dim=1)
 
     def reconstruction_errors(self, x, x_hat):
         """Per-sample mean absolute reconstruction error (float64), in the
@@ -694,60 +481,58 @@ class GANomalyNet(NeuralNet):
 
     # -- inference ----------------------------------------------------------
 
-    def score_batches(self, batches):
-        """Latent anomaly scores (float64 numpy, higher = more anomalous) for
-        an iterable of float32 tensors of scaled inputs, in evaluation mode:
-        the first column of :meth:`error_batches`."""
-        return self.error_batches(batches)[:, 0]
+    def evaluate_batches(self, batches, step):
+        """Run ``step(x, xb)`` on each batch in evaluation mode and yield its
+        result as float32/float64 CPU tensors.
 
-    def error_batches(self, batches):
-        """Per-sample ``[latent, reconstruction]`` errors (float64 numpy of
-        shape ``(n, 2)``) for an iterable of float32 tensors of scaled inputs,
-        in evaluation mode: :meth:`latent_errors` and
-        :meth:`reconstruction_errors`."""
+        ``batches`` is an iterable of float32 tensors of scaled inputs;
+        ``x`` is the batch prepared for the networks (on the device,
+        resized, NHWC for bf16 images) and ``xb`` the batch as given. The
+        networks run in evaluation mode (BatchNorm running statistics),
+        under ``torch.inference_mode()`` and the net's precision, so a
+        sample's result depends on that sample alone. The one loop behind
+        every score, code and reconstruction a detector hands out.
+        """
         self._set_training(False)
-        errors = []
-        with torch.inference_mode(), self.autocast():
-            for xb in batches:
-                x = self.prepare_input(xb)
-                x_hat, z, z_hat = self.module_(x)
-                # The batch at its own size (a second transfer only when
-                # prepare_input resized it).
-                x_in = (x if self.image_size is None or x.ndim != 4
-                        else to_tensor(xb, device=self.device))
-                errors.append(torch.stack([
-                    self.latent_errors(x, x_hat, z, z_hat),
-                    self.reconstruction_errors(x_in, self._at_size_of(x_hat, x_in)),
-                ], dim=1).cpu().numpy())
-        if not errors:
-            return np.empty((0, 2), dtype=np.float64)
-        return np.concatenate(errors)
+        for xb in batches:
+            with torch.inference_mode(), self.autocast():
+                out = step(self.prepare_input(xb), xb)
+            yield tuple(t.cpu() for t in out) if isinstance(out, tuple) else out.cpu()
 
-    def code_batches(self, batches):
-        """Latent codes ``z = E1(x)`` (float32 numpy of shape ``(n,
-        latent_dim)``) for an iterable of float32 tensors of scaled inputs, in
-        evaluation mode."""
-        self._set_training(False)
-        codes = []
-        with torch.inference_mode(), self.autocast():
-            for xb in batches:
-                z = self.module_.encode(self.prepare_input(xb))
-                codes.append(z.float().flatten(1).cpu().numpy())
-        if not codes:
+    def error_step(self, x, xb):
+        """Per-sample ``[latent, reconstruction]`` errors (float64, shape
+        ``(n, 2)``): :meth:`latent_errors` and :meth:`reconstruction_errors`,
+        the latter at the size of the batch given."""
+        x_hat, z, z_hat = self.module_(x)
+        # The batch at its own size (a second transfer only when
+        # prepare_input resized it).
+        x_in = x if self.image_size is None or x.ndim != 4 else to_tensor(
+            xb, device=self.device)
+        return torch.stack([
+            self.latent_errors(x, x_hat, z, z_hat),
+            self.reconstruction_errors(x_in, self._at_size_of(x_hat, x_in)),
+        ], dim=1)
+
+    def code_step(self, x, xb):
+        """Latent codes ``z = E1(x)`` (float32, shape ``(n, latent_dim)``)."""
+        return self.module_.encode(x).float().flatten(1)
+
+    def forward_step(self, x, xb):
+        """``(x_hat, z)`` as float32, ``x_hat`` at the size of the batch given."""
+        x_hat, z, _ = self.module_(x)
+        return self._at_size_of(x_hat, xb).float().contiguous(), z.float().flatten(1)
+
+    def errors(self, batches):
+        """:meth:`error_step` of all batches as one float64 array ``(n, 2)``."""
+        parts = [e.numpy() for e in self.evaluate_batches(batches, self.error_step)]
+        return np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.float64)
+
+    def codes(self, batches):
+        """:meth:`code_step` of all batches as one float32 array."""
+        parts = [c.numpy() for c in self.evaluate_batches(batches, self.code_step)]
+        if not parts:
             return np.empty((0, int(self.module__latent_dim)), dtype=np.float32)
-        return np.concatenate(codes)
-
-    def forward_batches(self, batches):
-        """``(x_hat, z, z_hat)`` as float32 CPU tensors for an iterable of
-        batches, in evaluation mode."""
-        self._set_training(False)
-        outs = []
-        with torch.inference_mode(), self.autocast():
-            for xb in batches:
-                x_hat, z, z_hat = self.module_(self.prepare_input(xb))
-                x_hat = self._at_size_of(x_hat, xb)
-                outs.append([t.float().cpu().contiguous() for t in (x_hat, z, z_hat)])
-        return tuple(torch.cat(parts) for parts in zip(*outs))
+        return np.concatenate(parts)
 
     @staticmethod
     def _at_size_of(x_hat, x):
@@ -759,7 +544,7 @@ class GANomalyNet(NeuralNet):
 class SkipGANomalyNet(GANomalyNet):
     """Skip-GANomaly (Akcay et al., IJCNN 2019) on the GANomaly training core.
 
-    The module is a :class:`~skganomaly._networks.SkipGenerator` (an
+    The module is a :class:`~skganomaly.networks.SkipGenerator` (an
     encoder-decoder with skip connections, no second encoder). Input and
     reconstruction are compared in the discriminator's feature space
     ``f(.)`` (its penultimate activations) instead of by a second encoder.

@@ -1,5 +1,7 @@
-"""Torch modules of GANomaly: encoders, decoders, generator, discriminator.
+"""Torch modules of GANomaly and Skip-GANomaly: generators and discriminator.
 
+A fitted detector's ``net_.module_`` is a :class:`Generator` (or a
+:class:`SkipGenerator`) and ``net_.discriminator_`` a :class:`Discriminator`.
 Nothing in this module trains or validates anything; it only builds networks.
 
 Two backbones are provided:
@@ -22,7 +24,6 @@ __all__ = [
     "Discriminator",
     "Generator",
     "SkipGenerator",
-    "build_networks",
     "padded_image_size",
     "resize_images",
     "working_image_size",
@@ -403,12 +404,3 @@ def weights_init(module):
     elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
-
-
-def build_networks(sample_shape, latent_dim, n_filters):
-    """Initialised ``(generator, discriminator)`` for ``sample_shape``."""
-    generator = Generator(sample_shape, latent_dim, n_filters)
-    discriminator = Discriminator(sample_shape, n_filters)
-    generator.apply(weights_init)
-    discriminator.apply(weights_init)
-    return generator, discriminator
