@@ -41,10 +41,7 @@ import skganomaly
 from skganomaly import GANomalyDetector
 from skganomaly.model_selection import NormalOnlyKFold, anomaly_roc_auc_scorer
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import cpu_model  # noqa: E402
-
-RESULTS = Path(__file__).parent / "results"
+from .common import RESULTS, cpu_model
 N_WORKERS = 2
 
 

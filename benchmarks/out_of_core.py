@@ -32,9 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._machine import cpu_model, status_kib
+from .common import RESULTS, cpu_model, status_kib
 
-RESULTS = Path(__file__).parent / "results"
 SOURCES = ("memmap", "dataset", "in-memory")
 
 

@@ -59,7 +59,7 @@ def test_pca_reconstruction_flags_off_subspace_points():
     ("base", (5, 1, 8, 8)), ("tab", (5, 64)), ("pad16", (5, 1, 16, 16)),
     ("pad32", (5, 1, 32, 32)), ("up16", (5, 1, 16, 16)), ("up32", (5, 1, 32, 32))])
 def test_digits_variants_feed_the_images_as_described(variant, shape):
-    from benchmarks.digits_variants import transform
+    from benchmarks.studies.digits_variants import transform
 
     X = np.random.RandomState(0).uniform(0, 16, size=(5, 1, 8, 8)).astype(np.float32)
     out = transform(X, variant)
@@ -80,11 +80,12 @@ def test_weight_averaging_study_averages_as_the_detector_does():
     the model the detector scores with ``ema_decay``: same weights."""
     import torch
 
-    from benchmarks import datasets, weight_averaging
+    from benchmarks import common
+    from benchmarks.studies import weight_averaging
     from skganomaly import GANomalyDetector
 
-    X, y = datasets.load_digits_images()
-    train, test, is_anomaly = datasets.one_class_split(y, 1, seed=0)
+    X, y = common.load_digits_images()
+    train, test, is_anomaly = common.one_class_split(y, 1, seed=0)
     train = train[:200]
     # 75 steps: enough for the decay to pass its warm-up.
     tiny = dict(latent_dim=4, n_filters=4, max_epochs=3, batch_size=8,
@@ -226,7 +227,7 @@ def test_speed_sweep_reports_steady_epochs_per_configuration(tmp_path):
 
     speed.main(["--sweep", "16,32", "--sweep-compile", "", "--precisions", "fp32",
                 "--n-train", "64", "--epochs", "3", "--latent-dim", "4",
-                "--n-filters", "4", "--out", "sweep_test", "--results-dir",
+                "--n-filters", "4", "--no-peak", "--out", "sweep_test", "--results-dir",
                 str(tmp_path)])
     data = json.loads((tmp_path / "sweep_test_sweep.json").read_text())
     rows = data["rows"]
@@ -244,7 +245,7 @@ def test_speed_sweep_reports_steady_epochs_per_configuration(tmp_path):
 
 
 def test_contrast_normalisation_standardises_each_image():
-    from benchmarks.cifar_contrast import contrast_normalise
+    from benchmarks.studies.cifar_contrast import contrast_normalise
 
     rng = np.random.RandomState(0)
     X = rng.uniform(0, 1, size=(5, 48)) * rng.uniform(0.1, 3, size=(5, 1)) + 2
@@ -270,7 +271,7 @@ def test_speed_sweep_records_a_failed_configuration_and_goes_on(tmp_path, monkey
 
     monkeypatch.setattr(speed, "sweep_row", fake_row)
     speed.main(["--sweep", "64", "--sweep-compile", "64", "--precisions", "fp32",
-                "--latent-dim", "4", "--n-filters", "4", "--out", "s",
+                "--latent-dim", "4", "--n-filters", "4", "--no-peak", "--out", "s",
                 "--results-dir", str(tmp_path)])
     data = json.loads((tmp_path / "s_sweep.json").read_text())
     assert [r["compile"] for r in data["rows"]] == [False]
@@ -285,10 +286,10 @@ def test_speed_sweep_records_a_failed_configuration_and_goes_on(tmp_path, monkey
 @given(st.integers(2, 6), st.integers(2, 9), st.integers(0, 2**31 - 1))
 def test_fixed_score_averages_one_half_over_leave_one_class_out(n_classes, per_class,
                                                                  seed):
-    """The identity behind benchmarks.cifar_ceiling: with equal class sizes a
+    """The identity behind benchmarks.studies.cifar_ceiling: with equal class sizes a
     score that ignores which class is anomalous has mean AUC exactly 1/2 over
     the tasks, however far each task's AUC is from it."""
-    from benchmarks.cifar_ceiling import class_aucs
+    from benchmarks.studies.cifar_ceiling import class_aucs
 
     rng = np.random.RandomState(seed)
     y = np.repeat(np.arange(n_classes), per_class)
@@ -300,7 +301,7 @@ def test_fixed_score_averages_one_half_over_leave_one_class_out(n_classes, per_c
 
 
 def test_ceiling_lof_learns_from_the_anomaly_class_absence():
-    from benchmarks.cifar_ceiling import lof_rows, reference_test_split
+    from benchmarks.studies.cifar_ceiling import lof_rows, reference_test_split
 
     rng = np.random.RandomState(0)
     y = np.repeat(np.arange(4), 100)
@@ -317,7 +318,7 @@ def test_ceiling_lof_learns_from_the_anomaly_class_absence():
 def test_rotation_network_is_seeded_and_scores_every_image():
     import torch
 
-    from benchmarks.cifar_ceiling import rotation_outputs, rotations, train_rotation_net
+    from benchmarks.studies.cifar_ceiling import rotation_outputs, rotations, train_rotation_net
 
     x = torch.arange(2 * 16).float().reshape(1, 2, 4, 4)
     turned, label = rotations(x)
@@ -342,7 +343,7 @@ def test_ceiling_rotation_rows_per_task(monkeypatch):
     rotation loss is scored as an anomaly score (higher = more anomalous)."""
     import torch
 
-    from benchmarks import cifar_ceiling
+    from benchmarks.studies import cifar_ceiling
 
     trained_on = []
     y = np.repeat(np.arange(10), 6)

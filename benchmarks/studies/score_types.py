@@ -1,6 +1,6 @@
 """Score types and Skip-GANomaly on scikit-learn's digits.
 
-Protocol (``benchmarks/datasets.py``, the paper's): each digit in turn is the
+Protocol (``benchmarks/common.py``, the paper's): each digit in turn is the
 anomaly and the nine others are normal; normal images are shuffled with the
 seed, 80 % train the detector and the test set is the other 20 % plus every
 image of the anomalous digit. One seed, fixed settings (the package defaults:
@@ -37,9 +37,7 @@ from sklearn.metrics import roc_auc_score
 import skganomaly
 from skganomaly import GANomalyDetector
 
-from .datasets import load_digits_images, one_class_split
-
-RESULTS = Path(__file__).resolve().parent / "results"
+from ..common import STUDY_RESULTS as RESULTS, load_digits_images, one_class_split
 SCORES = ("latent", "reconstruction", "combined")
 GENERATORS = ("ganomaly", "skip")
 

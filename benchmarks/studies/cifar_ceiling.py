@@ -56,13 +56,8 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import LocalOutlierFactor
 
-from skganomaly._networks import ConvEncoder
-
-from ._machine import cpu_model
+from ..common import DEFAULT_DATA, STUDY_RESULTS as RESULTS, ConvEncoder, cpu_model, load_cifar10
 from .cifar_contrast import CLASSES
-from .datasets import DEFAULT_DATA, load_cifar10
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def reference_test_split(n, seed, fraction=0.8):

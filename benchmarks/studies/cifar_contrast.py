@@ -27,10 +27,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import LocalOutlierFactor
 
-from ._machine import cpu_model
-from .datasets import DEFAULT_DATA, load_cifar10, one_class_split
-
-RESULTS = Path(__file__).parent / "results"
+from ..common import DEFAULT_DATA, STUDY_RESULTS as RESULTS, cpu_model, load_cifar10, one_class_split
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
            "ship", "truck")
 

@@ -24,11 +24,9 @@ import numpy as np
 import torch
 
 import skganomaly
-from skganomaly import GANomalyDetector, _persistence
+from skganomaly import GANomalyDetector
 
-from ._machine import cpu_model
-
-RESULTS = Path(__file__).parent / "results"
+from ..common import STUDY_RESULTS as RESULTS, _persistence, cpu_model
 SIZES = [(6494, 100), (10000, 100), (10000, 512)]
 
 

@@ -42,11 +42,9 @@ from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
 
 from skganomaly import GANomalyDetector
 
-from ._devlog import dev_log
-from .datasets import DEFAULT_DATA
-from .quality import load_suite, make_split, peer_features, select_tasks
+from ..common import DEFAULT_DATA, STUDY_RESULTS as OUT, study_log
+from ..quality import load_suite, make_split, peer_features, select_tasks
 
-OUT = Path(__file__).resolve().parent / "results" / "dev"
 
 
 def knn_distance(train, test, k):
@@ -88,7 +86,7 @@ def main(argv=None):
     tasks, kind = load_suite(args.suite, args.data)
     tasks = select_tasks(tasks, [t for t in args.tasks.split(",") if t])
     log = OUT / f"latent_neighbours_{args.suite}.log"
-    with dev_log(log) as say:
+    with study_log(log) as say:
         say(f"# python -m benchmarks.latent_neighbours --suite {args.suite} --seed "
             f"{args.seed} --tasks {args.tasks} --max-train {args.max_train} --params "
             f"'{args.params}' --lof-neighbours {args.lof_neighbours}; "

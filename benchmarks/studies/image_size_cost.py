@@ -21,10 +21,10 @@ import torch
 
 from skganomaly import GANomalyDetector
 
-from . import datasets
-from ._machine import cpu_model
+from .. import common
+from ..common import STUDY_RESULTS, cpu_model
 
-OUT = Path(__file__).resolve().parent / "results" / "image_size_cost.md"
+OUT = STUDY_RESULTS / "image_size_cost.md"
 
 
 def main(argv=None):
@@ -34,7 +34,7 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    X, y = datasets.load_digits_images()
+    X, y = common.load_digits_images()
     X = X[y != 8].astype(np.float32)
     times = {None: {"fit": [], "score": []}, 16: {"fit": [], "score": []}}
     for _ in range(args.repeats):
