@@ -22,12 +22,12 @@ compares from that one fit:
 
 Usage::
 
-    python -m benchmarks.latent_neighbours --suite mnist --data ../shared/data
+    python -m benchmarks.studies.latent_neighbours --suite mnist --data ../shared/data
         [--seed 1] [--tasks 7,9] [--max-train N] [--params JSON]
         [--lof-neighbours 5,10]
 
 Prints one line per task and appends it to
-``results/dev/latent_neighbours_<suite>.log``.
+``studies/results/latent_neighbours_<suite>.log``.
 """
 
 import argparse
@@ -71,7 +71,7 @@ def scores(det, X_train, X_test, P_train, P_test, lof_neighbours=()):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m benchmarks.latent_neighbours")
+    p = argparse.ArgumentParser(prog="python -m benchmarks.studies.latent_neighbours")
     p.add_argument("--suite", default="mnist", choices=("digits", "mnist", "cifar10"))
     p.add_argument("--data", default=str(DEFAULT_DATA))
     p.add_argument("--seed", type=int, default=1)
@@ -87,7 +87,7 @@ def main(argv=None):
     tasks = select_tasks(tasks, [t for t in args.tasks.split(",") if t])
     log = OUT / f"latent_neighbours_{args.suite}.log"
     with study_log(log) as say:
-        say(f"# python -m benchmarks.latent_neighbours --suite {args.suite} --seed "
+        say(f"# python -m benchmarks.studies.latent_neighbours --suite {args.suite} --seed "
             f"{args.seed} --tasks {args.tasks} --max-train {args.max_train} --params "
             f"'{args.params}' --lof-neighbours {args.lof_neighbours}; "
             f"torch {torch.__version__}, 1 thread")

@@ -18,9 +18,9 @@ Metric: ROC AUC with the anomaly as the positive class.
 
 Usage (about 5 minutes on 2 busy CPU cores)::
 
-    nice -n 10 python -m benchmarks.score_types
+    nice -n 10 python -m benchmarks.studies.score_types
 
-writes ``benchmarks/results/score_types.md``.
+writes ``benchmarks/studies/results/score_types.md``.
 """
 
 import argparse
@@ -73,7 +73,7 @@ def to_markdown(rows, args, wall):
     lines = [
         "# Score types and Skip-GANomaly on digits",
         "",
-        f"Command: `python -m benchmarks.score_types --seed {args.seed} "
+        f"Command: `python -m benchmarks.studies.score_types --seed {args.seed} "
         f"--max-epochs {args.max_epochs} --threads {args.threads}`  ",
         f"skganomaly {skganomaly.__version__}, torch {torch.__version__}, "
         f"scikit-learn {sklearn.__version__}, Python {sys.version.split()[0]}, "

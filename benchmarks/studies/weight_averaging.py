@@ -20,11 +20,11 @@ digits protocol on this seed, ``benchmarks.quality --seeds 1``).
 It prints one line per epoch, then, per model, the mean and standard
 deviation of the AUC over the second half of the epochs and the mean
 absolute change from one epoch to the next, and appends everything to
-``results/dev/weight_averaging.log``.
+``studies/results/weight_averaging.log``.
 
 Usage::
 
-    python -m benchmarks.weight_averaging [--tasks 6,8] [--seed 1]
+    python -m benchmarks.studies.weight_averaging [--tasks 6,8] [--seed 1]
         [--epochs 45] [--decays 0.99,0.999]
 """
 
@@ -93,7 +93,7 @@ class AUCProbe(Callback):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m benchmarks.weight_averaging")
+    p = argparse.ArgumentParser(prog="python -m benchmarks.studies.weight_averaging")
     p.add_argument("--tasks", default="6,8")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--epochs", type=int, default=45)
@@ -104,7 +104,7 @@ def main(argv=None):
     X = X.astype(np.float32)
     names = ["last step"] + [f"EMA {d}" for d in decays]
     with study_log(OUT / "weight_averaging.log") as say:
-        say(f"# python -m benchmarks.weight_averaging --tasks {args.tasks} "
+        say(f"# python -m benchmarks.studies.weight_averaging --tasks {args.tasks} "
             f"--seed {args.seed} --epochs {args.epochs} --decays {args.decays}; "
             f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
             f"columns: epoch, test ROC AUC of {', '.join(names)}")
