@@ -4,7 +4,7 @@ Meant for a GPU machine with a few minutes of budget. Every run fits the
 package's default networks (the paper's: latent 100, 64 filters, batch 64
 per process) with ``random_state=0`` on scikit-learn's digits enlarged to
 32x32 (each pixel repeated 4x4), digit 8 being the anomaly (the one-class
-protocol of ``benchmarks/datasets.py``); the training rows are tiled to
+protocol of ``benchmarks/common.py``); the training rows are tiled to
 ``--n-train`` images so that an epoch is long enough to time. Runs, each in a
 fresh process:
 
@@ -27,12 +27,15 @@ reported).
 
 Usage (on the GPU machine, from the project root)::
 
-    python benchmarks/accelerate_check.py --out "$OUT"
+    python -m benchmarks.accelerate_check --out "$OUT"
 
 Smoke test without a GPU (2 CPU processes, small data, about 2 minutes on two
 cores)::
 
-    python benchmarks/accelerate_check.py --device cpu --out /tmp/acc
+    python -m benchmarks.accelerate_check --device cpu --out /tmp/acc
+
+Where the device has no native bfloat16 the bf16 runs are left out, and the
+result files say so.
 
 Exit status 0 when every check passed; the results are printed and written
 to ``<out>/accelerate_check.json`` and ``<out>/accelerate_check.md``.
@@ -51,15 +54,13 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+from .common import RESULTS, bf16_note, cpu_model, load_digits_images, one_class_split
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_data(n_train, seed=0):
     """Digits enlarged to 32x32: tiled training images, test images, labels."""
-    sys.path.insert(0, str(HERE))
-    from datasets import load_digits_images, one_class_split
-
     X, y = load_digits_images()
     X = np.kron(X, np.ones((1, 1, 4, 4))).astype(np.float32)  # (n, 1, 32, 32)
     train, test, is_anomaly = one_class_split(y, 8, seed=seed)
@@ -147,7 +148,7 @@ def free_port():
 def run_one(args, mode, processes, mixed_precision, out):
     name = f"{mode}-x{processes}-{mixed_precision}"
     result = out / f"{name}.json"
-    worker_args = [str(Path(__file__).resolve()), "--worker", "--mode", mode,
+    worker_args = ["-m", __spec__.name, "--worker", "--mode", mode,
                    "--mixed-precision", mixed_precision, "--device", args.device,
                    "--processes", str(processes), "--n-train", str(args.n_train),
                    "--epochs", str(args.epochs), "--latent-dim", str(args.latent_dim),
@@ -197,9 +198,6 @@ def machine(args):
     import accelerate
     import torch
 
-    sys.path.insert(0, str(HERE))
-    from _machine import cpu_model
-
     info = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
             "command": " ".join([Path(sys.executable).name, *sys.argv]),
             "python": platform.python_version(), "torch": torch.__version__,
@@ -235,6 +233,8 @@ def to_markdown(info, rows):
             f"| {r['run']} | {r['processes']} | {r['precision']} | "
             f"{r['steps_per_epoch']} | {r['fit_s']:.1f} | {r['train_img_s']:.0f} | "
             f"{speed} | {r['auc']:.3f} | {r['processes_agree']} | {vs} |")
+    if info.get("bf16_skipped"):
+        lines += ["", f"{info['bf16_skipped']}."]
     lines += ["", f"Overall: {'PASS' if info['ok'] else 'FAIL'} "
               f"(gates: finite scores, AUC >= {info['min_auc']}, processes agree, "
               "x1 fp32 identical to plain on CPU / Spearman >= 0.9 on GPU)."]
@@ -243,7 +243,7 @@ def to_markdown(info, rows):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--device", default="cuda",
                         help="'cpu' only to smoke-test this script without a GPU")
     parser.add_argument("--processes", type=int, default=None,
@@ -285,10 +285,14 @@ def main(argv=None):
     info["min_auc"] = min_auc
     print(json.dumps(info), flush=True)
 
-    plan = [("plain", 1, mp) for mp in ("no", "bf16")]
-    plan += [("accelerate", 1, mp) for mp in ("no", "bf16")]
+    info["bf16_skipped"] = bf16_note(args.device)
+    precisions = ("no",) if info["bf16_skipped"] else ("no", "bf16")
+    if info["bf16_skipped"]:
+        print(info["bf16_skipped"], flush=True)
+    plan = [("plain", 1, mp) for mp in precisions]
+    plan += [("accelerate", 1, mp) for mp in precisions]
     if args.processes > 1:
-        plan += [("accelerate", args.processes, mp) for mp in ("no", "bf16")]
+        plan += [("accelerate", args.processes, mp) for mp in precisions]
     rows = [run_one(args, *run, out) for run in plan]
 
     ok = all("auc" in r and r["finite"] and r["auc"] >= min_auc

@@ -23,10 +23,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.quality import summary_table  # noqa: E402
+from .quality import summary_table
 
 _NUMERIC = ("auc", "ap", "fit_s", "score_s")
 

@@ -41,10 +41,7 @@ import skganomaly
 from skganomaly import GANomalyDetector
 from skganomaly.model_selection import NormalOnlyKFold, anomaly_roc_auc_scorer
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import cpu_model  # noqa: E402
-
-RESULTS = Path(__file__).parent / "results"
+from .common import RESULTS, cpu_model
 N_WORKERS = 2
 
 
@@ -55,10 +52,16 @@ def data():
     return X[dev], y[dev]
 
 
+# The search; --tiny swaps in TINY (a smoke test in seconds).
+SEARCH = {"n_filters": 32, "grid": {"latent_dim": [16, 100], "max_epochs": [5, 15]}}
+TINY = {"n_filters": 4, "grid": {"latent_dim": [4, 8], "max_epochs": [1]}}
+
+
 def make_search(n_jobs=None):
     return GridSearchCV(
-        GANomalyDetector(image_shape=(8, 8), n_filters=32, random_state=0),
-        {"latent_dim": [16, 100], "max_epochs": [5, 15]},
+        GANomalyDetector(image_shape=(8, 8), n_filters=SEARCH["n_filters"],
+                         random_state=0),
+        SEARCH["grid"],
         cv=NormalOnlyKFold(n_splits=2, shuffle=True, random_state=0),
         scoring=anomaly_roc_auc_scorer, refit=False, n_jobs=n_jobs)
 
@@ -180,18 +183,25 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=2,
                         help="searches per run (default 2)")
     parser.add_argument("--no-ray", action="store_true", help="skip Ray")
+    parser.add_argument("--no-dask", action="store_true", help="skip Dask")
+    parser.add_argument("--tiny", action="store_true",
+                        help="tiny networks and grid: a smoke test, not a measurement")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument("--out", default="distributed_search",
-                        help="results file stem in benchmarks/results")
+                        help="results file stem (in --results-dir)")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(1)
+    if args.tiny:
+        SEARCH.update(TINY)
     X, y = data()
     load_before = os.getloadavg()[0]
     cores_before = free_cores()
     rows = [run_sequential(args.repeats, X, y)]
     print(f"{rows[-1]['run']}: {rows[-1]['times']}", flush=True)
-    rows.append(run_dask(args.repeats, X, y))
-    print(f"{rows[-1]['run']}: {rows[-1]['times']}", flush=True)
+    if not args.no_dask:
+        rows.append(run_dask(args.repeats, X, y))
+        print(f"{rows[-1]['run']}: {rows[-1]['times']}", flush=True)
     if not args.no_ray:
         rows.append(run_ray(args.repeats, X, y))
         print(f"{rows[-1]['run']}: {rows[-1]['times']}", flush=True)
@@ -210,8 +220,8 @@ def main(argv=None):
         f"{cores_before:.1f} before, {cores_after:.1f} after",
         f"- versions: {versions(['sklearn', 'joblib', 'dask', 'distributed', 'ray'])}",
         f"- search: digits (half of the rows, digit 8 = anomaly, {len(X)} rows), "
-        "GANomalyDetector(image_shape=(8, 8), n_filters=32, random_state=0), grid latent_dim "
-        "{16, 100} x max_epochs {5, 15}, NormalOnlyKFold(2): 8 fits; one torch "
+        f"GANomalyDetector(image_shape=(8, 8), n_filters={SEARCH['n_filters']}, "
+        f"random_state=0), grid {SEARCH['grid']}, NormalOnlyKFold(2); one torch "
         "thread in every process",
         "",
         table(rows, rows[0]),
@@ -225,8 +235,8 @@ def main(argv=None):
         "",
     ])
     print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.out}.md").write_text(text)
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    (args.results_dir / f"{args.out}.md").write_text(text)
     return rows
 
 

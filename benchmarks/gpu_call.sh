@@ -6,7 +6,7 @@
 # The machine has PyTorch and scikit-learn but not skorch: the wheels come
 # along in .whl/ (skorch) and .whl_opt/ (scikit-learn, used only if the
 # machine's is older than 1.6); benchmarks/README.rst says how to fetch them.
-# It runs benchmarks/gpu_check.py (arguments are passed on to it), then the
+# It runs python -m benchmarks.gpu_check (arguments are passed on to it), then the
 # test suite with the default device="auto", that is on CUDA. Everything,
 # the log included, goes to $OUT (default /tmp/gpu_out).
 #
@@ -32,7 +32,7 @@ mkdir -p "$OUT"
         'numpy', numpy.__version__)" || exit 1
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>/dev/null
     export PYTHONUNBUFFERED=1
-    timeout 400 python3 benchmarks/gpu_check.py --out "$OUT" "$@"
+    timeout 400 python3 -m benchmarks.gpu_check --out "$OUT" "$@"
     echo "gpu_check exit status $?"
     date -u
     if [ "${GPU_CALL_TESTS:-1}" != 0 ]; then

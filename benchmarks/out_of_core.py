@@ -32,9 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._machine import cpu_model, status_kib
+from .common import RESULTS, cpu_model, status_kib
 
-RESULTS = Path(__file__).parent / "results"
 SOURCES = ("memmap", "dataset", "in-memory")
 
 
@@ -117,7 +116,7 @@ def write_data(path, n_rows, n_features, seed=0):
     del data
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes-mib", default="64,256,1024")
     parser.add_argument("--features", type=int, default=256)
@@ -125,9 +124,10 @@ def main():
     parser.add_argument("--sources", default=",".join(SOURCES))
     parser.add_argument("--tmp", default=None, help="folder for the data files")
     parser.add_argument("--out", default="out_of_core")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument("--child", nargs=2, metavar=("SOURCE", "PATH"),
                         help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child:
         child(args.child[0], args.child[1], args.batch_size)
         return
@@ -146,8 +146,10 @@ def main():
                 done = subprocess.run(
                     [sys.executable, "-m", "benchmarks.out_of_core", "--child", source,
                      path, "--batch-size", str(args.batch_size)],
-                    capture_output=True, text=True, env={**os.environ,
-                                                         "OMP_NUM_THREADS": "1"},
+                    capture_output=True, text=True, env={
+                        **os.environ, "OMP_NUM_THREADS": "1",
+                        "PYTHONPATH": os.pathsep.join(
+                            [str(RESULTS.parents[1]), os.environ.get("PYTHONPATH", "")])},
                 )
                 if done.returncode:
                     sys.exit(done.stderr)
@@ -159,7 +161,8 @@ def main():
                       flush=True)
             os.remove(path)
 
-    command = "python -m benchmarks.out_of_core " + " ".join(sys.argv[1:])
+    command = "python -m benchmarks.out_of_core " + " ".join(
+        sys.argv[1:] if argv is None else argv)
     header = [
         "# Out-of-core fit and scoring: peak memory against data size",
         "",
@@ -183,8 +186,8 @@ def main():
     lines = [f"| {r['data_mib']} | {r['rows']} | {r['source']} | "
              f"{r['peak_added_mib']:.0f} | {r['fit_s']:.1f} | {r['score_s']:.1f} | "
              f"{r['rows_per_s_fit']:.0f} |" for r in rows]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.out}.md").write_text("\n".join(header + lines) + "\n")
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    (args.results_dir / f"{args.out}.md").write_text("\n".join(header + lines) + "\n")
     # The same table for the docs' Scaling page.
     rst = [".. list-table::", "   :header-rows: 1", "",
            "   * - data (MiB)", "     - rows", "     - source", "     - peak added (MiB)",
@@ -195,9 +198,9 @@ def main():
                 f"     - {r['score_s']:.1f}"]
     rst += ["", f"Command: ``{command}``; {datetime.date.today().isoformat()}; "
             f"{cpu_model()}, {os.cpu_count()} cores; torch {torch.__version__}."]
-    (RESULTS / f"{args.out}.rst").write_text("\n".join(rst) + "\n")
-    (RESULTS / f"{args.out}.json").write_text(json.dumps(rows, indent=1) + "\n")
-    print(f"wrote {RESULTS / args.out}.md, .rst and .json")
+    (args.results_dir / f"{args.out}.rst").write_text("\n".join(rst) + "\n")
+    (args.results_dir / f"{args.out}.json").write_text(json.dumps(rows, indent=1) + "\n")
+    print(f"wrote {args.results_dir / args.out}.md, .rst and .json")
 
 
 if __name__ == "__main__":

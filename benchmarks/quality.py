@@ -1,6 +1,6 @@
 """Detection quality of GANomalyDetector beside the detectors people use instead.
 
-Protocol (``benchmarks/datasets.py``, the paper's): one class is the anomaly,
+Protocol (``benchmarks/common.py``, the paper's): one class is the anomaly,
 the other classes are normal; normal samples are shuffled with the seed, 80 %
 train every detector and the test set is the other 20 % plus every sample of
 the anomaly class (ODDS: normal rows 80 / 20, test = held-out normals + all
@@ -84,10 +84,8 @@ from skorch.callbacks import Callback, EarlyStopping
 
 from skganomaly import GANomalyDetector, __version__
 
-from . import datasets
-from ._machine import cpu_model
-
-RESULTS = Path(__file__).parent / "results"
+from . import common
+from .common import RESULTS, cpu_model
 
 SUITES = ("digits", "mnist", "cifar10", "odds")
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
@@ -121,18 +119,18 @@ def load_suite(suite, data_dir):
     ``X`` is ``(n, C, H, W)`` for images and ``(n, d)`` for tabular sets.
     """
     if suite == "digits":
-        X, y = datasets.load_digits_images()
+        X, y = common.load_digits_images()
         return [(str(d), X, y, d) for d in range(10)], "image"
     if suite == "mnist":
-        X, y = datasets.load_mnist(data_dir)
+        X, y = common.load_mnist(data_dir)
         return [(str(d), X, y, d) for d in range(10)], "image"
     if suite == "cifar10":
-        X, y = datasets.load_cifar10(data_dir)
+        X, y = common.load_cifar10(data_dir)
         return [(name, X, y, i) for i, name in enumerate(CIFAR10_CLASSES)], "image"
     if suite == "odds":
         tasks = []
-        for name in datasets.odds_names(data_dir):
-            X, y = datasets.load_odds(name, data_dir)
+        for name in common.odds_names(data_dir):
+            X, y = common.load_odds(name, data_dir)
             tasks.append((name, X, y, 1))
         if not tasks:
             raise SystemExit(f"no .mat files in {Path(data_dir) / 'odds'}")
@@ -156,7 +154,7 @@ def select_tasks(tasks, wanted):
 
 
 def make_split(y, anomaly, seed, max_train):
-    train, test, is_anomaly = datasets.one_class_split(y, anomaly, seed)
+    train, test, is_anomaly = common.one_class_split(y, anomaly, seed)
     if max_train and len(train) > max_train:
         # The split's training rows are already in a seeded random order.
         train = train[:max_train]
@@ -861,7 +859,7 @@ def parse_args(argv):
         prog="python -m benchmarks.quality",
         description="ROC AUC / AP of GANomalyDetector and peers on one-class splits.")
     p.add_argument("--suite", choices=SUITES, required=True)
-    p.add_argument("--data", default=str(datasets.DEFAULT_DATA),
+    p.add_argument("--data", default=str(common.DEFAULT_DATA),
                    help="folder holding mnist/, cifar10/, odds/ (default ../shared/data)")
     p.add_argument("--seeds", type=lambda s: [int(v) for v in _list(s)], default=[0, 1, 2])
     p.add_argument("--tasks", type=_list, default=None,

@@ -17,13 +17,22 @@ Measured per precision option:
   machine's measured fp32 / bf16 matmul throughput;
 * peak resident memory of scoring a large tabular array in a subprocess.
 
+bf16 rows are left out where the device has no native bfloat16 (the
+estimator refuses it there, and an emulated bf16 matmul peak takes about a
+minute per product on such a CPU); the output and the result files say so.
+``--peak-gflops FP32[,BF16]`` takes the matmul peak as given and
+``--no-peak`` leaves it out, instead of measuring it (eleven 2048x2048
+products per precision).
+
 Usage::
 
-    python benchmarks/speed.py                       # CPU, default sizes
-    python benchmarks/speed.py --device cuda --n-train 8192 --pairs 5
-    python benchmarks/speed.py --quick               # a smoke run
-    python benchmarks/speed.py --device cuda --n-train 32768 --epochs 3 \
+    python -m benchmarks.speed                       # CPU, default sizes
+    python -m benchmarks.speed --device cuda --n-train 8192 --pairs 5
+    python -m benchmarks.speed --quick               # a smoke run
+    python -m benchmarks.speed --device cuda --n-train 32768 --epochs 3 \
         --sweep 64,256,1024 --sweep-compile 64      # throughput by batch size
+    python -m benchmarks.speed --memory --rss-rows 1000000 --features 20
+                                  # only the scoring memory, in this process
 
 Results go to ``<results-dir>/speed_<device>.{json,md,rst}`` (the sweep to
 ``speed_<device>_sweep.{json,md}``); ``--results-dir`` defaults to
@@ -31,10 +40,7 @@ Results go to ``<results-dir>/speed_<device>.{json,md,rst}`` (the sweep to
 """
 
 import argparse
-import datetime
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -46,14 +52,17 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from skganomaly import GANomalyDetector, __version__
-from skganomaly._net import resolve_precision
-from skganomaly._networks import build_networks, weights_init
+from skganomaly import GANomalyDetector
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import cpu_model  # noqa: E402
-
-RESULTS = Path(__file__).parent / "results"
+from .common import (
+    RESULTS,
+    bf16_note,
+    build_networks,
+    machine_info,
+    resolve_precision,
+    status_kib,
+    weights_init,
+)
 
 
 # -- the reference: a plain PyTorch loop ---------------------------------------------
@@ -148,6 +157,59 @@ def matmul_flops(device, dtype, n=2048, repeats=10):
     a @ b
     elapsed, _ = timed(lambda: [a @ b for _ in range(repeats)], device)
     return 2 * n ** 3 * repeats / elapsed
+
+
+def peak_text(flops, scale, unit, digits=0):
+    """The matmul peaks of ``flops`` that were measured or given, as text."""
+    parts = [f"{p} {flops[f'peak_{p}'] / scale:.{digits}f} {unit}"
+             for p in ("fp32", "bf16") if flops.get(f"peak_{p}")]
+    return ", ".join(parts) if parts else "not measured"
+
+
+def matmul_peaks(args, skip_bf16):
+    """``{"peak_fp32": ..., "peak_bf16": ...}`` in FLOP/s: given with
+    ``--peak-gflops``, left out (None) with ``--no-peak`` or, for bf16, where
+    the device has no native bf16; measured otherwise."""
+    if args.no_peak:
+        return {"peak_fp32": None, "peak_bf16": None}
+    if args.peak_gflops:
+        given = [float(v) * 1e9 for v in args.peak_gflops.split(",")]
+        return {"peak_fp32": given[0], "peak_bf16": given[1] if len(given) > 1 else None}
+    return {"peak_fp32": matmul_flops(args.device, torch.float32),
+            "peak_bf16": None if skip_bf16 else matmul_flops(args.device, torch.bfloat16)}
+
+
+def scoring_memory(args):
+    """Peak resident memory that ``score_samples`` adds, in this process, on
+    ``--rss-rows`` rows of ``--features`` float64 features (or 28x28 images
+    with ``--images``), on top of the process with the data already in
+    memory (Linux: VmHWM is reset through /proc/self/clear_refs before
+    scoring). Scoring works batch by batch, so this stays bounded by the
+    batch size (plus the float64 scores, 8 bytes a row)."""
+    torch.set_num_threads(args.threads or 1)
+    rng = np.random.RandomState(0)
+    shape = (28, 28) if args.images else (args.features,)
+    det = GANomalyDetector(latent_dim=16, n_filters=16, max_epochs=1,
+                           random_state=0, device="cpu")
+    det.fit(rng.normal(size=(512, *shape)))
+    det.score_samples(rng.normal(size=(600, *shape)))  # warm up allocators
+
+    X = rng.normal(size=(args.rss_rows, *shape))
+    before = status_kib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset the peak (VmHWM) to the current RSS
+    start = time.perf_counter()
+    scores = det.score_samples(X)
+    seconds = time.perf_counter() - start
+    peak = status_kib("VmHWM")
+    assert np.isfinite(scores).all()
+    print(f"rows={args.rss_rows} sample_shape={shape} input={X.nbytes / 2**20:.0f} MiB "
+          f"scores={scores.nbytes / 2**20:.1f} MiB")
+    print(f"RSS before scoring={before / 1024:.0f} MiB, peak during scoring="
+          f"{peak / 1024:.0f} MiB, added by scoring={(peak - before) / 1024:.0f} MiB, "
+          f"{seconds:.1f} s")
+    return {"rows": args.rss_rows, "shape": shape, "before_mib": before / 1024,
+            "peak_mib": peak / 1024, "seconds": seconds}
 
 
 def count_flops(shape, latent_dim, n_filters, batch_size):
@@ -323,9 +385,9 @@ def sweep_markdown(info, flops, rows, failures=()):
         f"- workload: {info['workload']}; training img/s is the median over epochs "
         "2.. (the first epoch holds warm-up and compilation); scoring uses the "
         "latent score",
-        f"- measured matmul peak: fp32 {flops['peak_fp32'] / 1e12:.1f} TFLOP/s, "
-        f"bf16 {flops['peak_bf16'] / 1e12:.1f} TFLOP/s; a training step is "
+        f"- measured matmul peak: {peak_text(flops, 1e12, 'TFLOP/s', 1)}; a training step is "
         f"{flops['train'] / 1e9:.3f} GFLOP per image",
+        *([f"- {info['bf16_skipped']}"] if info.get("bf16_skipped") else []),
         "",
         "| batch | precision | compile | train img/s | train TFLOP/s | first epoch s "
         "| score img/s |",
@@ -365,22 +427,6 @@ def sweep(args, info, flops, out):
     print(sweep_markdown(info, flops, rows, failures))
 
 
-def machine_info(device):
-    info = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "skganomaly": __version__,
-        "cpu": cpu_model(),
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-    }
-    if torch.device(device).type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name()
-    return info
-
-
 def to_markdown(info, flops, rows, rss):
     lines = [
         f"# Speed: GANomalyDetector vs a plain PyTorch loop ({info['device']})",
@@ -392,9 +438,9 @@ def to_markdown(info, flops, rows, rss):
         f"skganomaly {info['skganomaly']}",
         f"- workload: {info['workload']}",
         f"- FLOPs per sample: training step {flops['train'] / 1e9:.3f} GFLOP, "
-        f"scoring {flops['score'] / 1e9:.3f} GFLOP; measured matmul peak: fp32 "
-        f"{flops['peak_fp32'] / 1e9:.0f} GFLOP/s, bf16 {flops['peak_bf16'] / 1e9:.0f} "
-        "GFLOP/s",
+        f"scoring {flops['score'] / 1e9:.3f} GFLOP; measured matmul peak: "
+        f"{peak_text(flops, 1e9, 'GFLOP/s')}",
+        *([f"- {info['bf16_skipped']}"] if info.get("bf16_skipped") else []),
         "",
         "| precision | fit img/s | plain loop img/s | fit / plain time | "
         "fit GFLOP/s | score img/s | plain score img/s | score / plain time | "
@@ -435,8 +481,10 @@ def to_rst(info, flops, rows, rss):
         + f"), torch {info['torch']}, with ``{info['command']}``. Workload: "
         f"{info['workload']}. Counted FLOPs per sample: training step "
         f"{flops['train'] / 1e9:.3f} GFLOP, scoring {flops['score'] / 1e9:.3f} GFLOP; "
-        f"measured matmul throughput: fp32 {flops['peak_fp32'] / 1e9:.0f} GFLOP/s, "
-        f"bf16 {flops['peak_bf16'] / 1e9:.0f} GFLOP/s. \"fit / plain\" and "
+        f"measured matmul throughput: {peak_text(flops, 1e9, 'GFLOP/s')}. "
+        + (f"{info['bf16_skipped'][0].upper()}{info['bf16_skipped'][1:]}. "
+           if info.get("bf16_skipped") else "")
+        + "\"fit / plain\" and "
         "\"score / plain\" are time ratios against the plain loop in the same "
         "precision (1.00 = no overhead); speed-ups are against the plain "
         "float32 loop.",
@@ -512,6 +560,17 @@ def main(argv=None):
                         help="re-measure only the scoring memory of a results file")
     parser.add_argument("--render", default=None, metavar="JSON",
                         help="only rewrite the tables of an earlier results file")
+    parser.add_argument("--peak-gflops", default=None, metavar="FP32[,BF16]",
+                        help="the matmul peak in GFLOP/s, instead of measuring it")
+    parser.add_argument("--no-peak", action="store_true",
+                        help="neither measure nor report the matmul peak")
+    parser.add_argument("--memory", action="store_true",
+                        help="only the peak memory of scoring --rss-rows rows, in "
+                             "this process (see --features, --images, --threads)")
+    parser.add_argument("--features", type=int, default=20,
+                        help="features of the --memory rows")
+    parser.add_argument("--images", action="store_true",
+                        help="--memory scores 28x28 images instead of rows")
     args = parser.parse_args(argv)
     if args.render:
         render(args.render)
@@ -524,13 +583,24 @@ def main(argv=None):
         render(path)
         print(to_markdown(data["info"], data["flops"], data["rows"], data["rss"]))
         return
+    if args.memory:
+        return scoring_memory(args)
     if args.quick:
         args.n_train, args.pairs, args.rss_rows = 128, 1, 20_000
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    info = machine_info(args.device)
+    info = machine_info(args.device, "benchmarks.speed", argv)
     info["device"] = args.device
+    precisions = args.precisions.split(",")
+    skip_bf16 = bf16_note(args.device)
+    if skip_bf16 and "bf16" in precisions:
+        precisions.remove("bf16")
+        info["bf16_skipped"] = skip_bf16
+        print(skip_bf16, flush=True)
+    if not precisions:
+        raise SystemExit("no precision left to measure")
+    args.precisions = ",".join(precisions)
     info["workload"] = (f"{args.n_train} images {args.channels}x{args.size}x{args.size}, "
                         + (f"{args.epochs} epochs, latent " if args.sweep else
                            f"{args.epochs} epoch(s), batch {args.batch_size}, latent ")
@@ -540,10 +610,9 @@ def main(argv=None):
     train_flops, score_flops = count_flops(shape, args.latent_dim, args.n_filters,
                                            args.batch_size)
     flops = {"train": train_flops, "score": score_flops,
-             "peak_fp32": matmul_flops(args.device, torch.float32),
-             "peak_bf16": matmul_flops(args.device, torch.bfloat16)}
-    print(f"{info['cpu']} / torch {info['torch']}: matmul fp32 "
-          f"{flops['peak_fp32'] / 1e9:.0f} GFLOP/s, bf16 {flops['peak_bf16'] / 1e9:.0f}")
+             **matmul_peaks(args, skip_bf16)}
+    print(f"{info['cpu']} / torch {info['torch']}: matmul "
+          f"{peak_text(flops, 1e9, 'GFLOP/s')}")
     stem = args.out or f"speed_{args.device.replace(':', '')}"
     args.results_dir.mkdir(parents=True, exist_ok=True)
     if args.sweep:
@@ -560,6 +629,7 @@ def main(argv=None):
     out.with_suffix(".json").write_text(json.dumps(
         {"info": info, "flops": flops, "rows": rows, "rss": rss}, indent=2))
     out.with_suffix(".rst").write_text(to_rst(info, flops, rows, rss))
+    return rows
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ def test_pca_reconstruction_flags_off_subspace_points():
     ("base", (5, 1, 8, 8)), ("tab", (5, 64)), ("pad16", (5, 1, 16, 16)),
     ("pad32", (5, 1, 32, 32)), ("up16", (5, 1, 16, 16)), ("up32", (5, 1, 32, 32))])
 def test_digits_variants_feed_the_images_as_described(variant, shape):
-    from benchmarks.digits_variants import transform
+    from benchmarks.studies.digits_variants import transform
 
     X = np.random.RandomState(0).uniform(0, 16, size=(5, 1, 8, 8)).astype(np.float32)
     out = transform(X, variant)
@@ -80,11 +80,12 @@ def test_weight_averaging_study_averages_as_the_detector_does():
     the model the detector scores with ``ema_decay``: same weights."""
     import torch
 
-    from benchmarks import datasets, weight_averaging
+    from benchmarks import common
+    from benchmarks.studies import weight_averaging
     from skganomaly import GANomalyDetector
 
-    X, y = datasets.load_digits_images()
-    train, test, is_anomaly = datasets.one_class_split(y, 1, seed=0)
+    X, y = common.load_digits_images()
+    train, test, is_anomaly = common.one_class_split(y, 1, seed=0)
     train = train[:200]
     # 75 steps: enough for the decay to pass its warm-up.
     tiny = dict(latent_dim=4, n_filters=4, max_epochs=3, batch_size=8,
@@ -226,7 +227,7 @@ def test_speed_sweep_reports_steady_epochs_per_configuration(tmp_path):
 
     speed.main(["--sweep", "16,32", "--sweep-compile", "", "--precisions", "fp32",
                 "--n-train", "64", "--epochs", "3", "--latent-dim", "4",
-                "--n-filters", "4", "--out", "sweep_test", "--results-dir",
+                "--n-filters", "4", "--no-peak", "--out", "sweep_test", "--results-dir",
                 str(tmp_path)])
     data = json.loads((tmp_path / "sweep_test_sweep.json").read_text())
     rows = data["rows"]
@@ -244,7 +245,7 @@ def test_speed_sweep_reports_steady_epochs_per_configuration(tmp_path):
 
 
 def test_contrast_normalisation_standardises_each_image():
-    from benchmarks.cifar_contrast import contrast_normalise
+    from benchmarks.studies.cifar_contrast import contrast_normalise
 
     rng = np.random.RandomState(0)
     X = rng.uniform(0, 1, size=(5, 48)) * rng.uniform(0.1, 3, size=(5, 1)) + 2
@@ -270,7 +271,7 @@ def test_speed_sweep_records_a_failed_configuration_and_goes_on(tmp_path, monkey
 
     monkeypatch.setattr(speed, "sweep_row", fake_row)
     speed.main(["--sweep", "64", "--sweep-compile", "64", "--precisions", "fp32",
-                "--latent-dim", "4", "--n-filters", "4", "--out", "s",
+                "--latent-dim", "4", "--n-filters", "4", "--no-peak", "--out", "s",
                 "--results-dir", str(tmp_path)])
     data = json.loads((tmp_path / "s_sweep.json").read_text())
     assert [r["compile"] for r in data["rows"]] == [False]
@@ -285,10 +286,10 @@ def test_speed_sweep_records_a_failed_configuration_and_goes_on(tmp_path, monkey
 @given(st.integers(2, 6), st.integers(2, 9), st.integers(0, 2**31 - 1))
 def test_fixed_score_averages_one_half_over_leave_one_class_out(n_classes, per_class,
                                                                  seed):
-    """The identity behind benchmarks.cifar_ceiling: with equal class sizes a
+    """The identity behind benchmarks.studies.cifar_ceiling: with equal class sizes a
     score that ignores which class is anomalous has mean AUC exactly 1/2 over
     the tasks, however far each task's AUC is from it."""
-    from benchmarks.cifar_ceiling import class_aucs
+    from benchmarks.studies.cifar_ceiling import class_aucs
 
     rng = np.random.RandomState(seed)
     y = np.repeat(np.arange(n_classes), per_class)
@@ -300,7 +301,7 @@ def test_fixed_score_averages_one_half_over_leave_one_class_out(n_classes, per_c
 
 
 def test_ceiling_lof_learns_from_the_anomaly_class_absence():
-    from benchmarks.cifar_ceiling import lof_rows, reference_test_split
+    from benchmarks.studies.cifar_ceiling import lof_rows, reference_test_split
 
     rng = np.random.RandomState(0)
     y = np.repeat(np.arange(4), 100)
@@ -317,7 +318,7 @@ def test_ceiling_lof_learns_from_the_anomaly_class_absence():
 def test_rotation_network_is_seeded_and_scores_every_image():
     import torch
 
-    from benchmarks.cifar_ceiling import rotation_outputs, rotations, train_rotation_net
+    from benchmarks.studies.cifar_ceiling import rotation_outputs, rotations, train_rotation_net
 
     x = torch.arange(2 * 16).float().reshape(1, 2, 4, 4)
     turned, label = rotations(x)
@@ -342,7 +343,7 @@ def test_ceiling_rotation_rows_per_task(monkeypatch):
     rotation loss is scored as an anomaly score (higher = more anomalous)."""
     import torch
 
-    from benchmarks import cifar_ceiling
+    from benchmarks.studies import cifar_ceiling
 
     trained_on = []
     y = np.repeat(np.arange(10), 6)
@@ -369,3 +370,222 @@ def test_ceiling_rotation_rows_per_task(monkeypatch):
         rows["rotation loss, protocol (network without the class)"], 1.0)
     assert abs(rows["rotation loss, network trained on all ten classes"].mean()
                - 0.5) < 0.05
+
+
+# -- smoke tests of every script's main on tiny data ------------------------------------
+#
+# Tiny networks (latent 4, 4 filters, one epoch), a few dozen rows, files in
+# tmp_path; nothing here measures the hardware or runs a benchmark at size.
+
+TINY = {"latent_dim": 4, "n_filters": 4, "max_epochs": 1}
+
+
+def tiny_detector(monkeypatch, module, **extra):
+    """Make ``module`` build its detectors with tiny networks and one epoch."""
+    from skganomaly import GANomalyDetector
+
+    def make(*args, **kwargs):
+        return GANomalyDetector(*args, **{**kwargs, **TINY, **extra})
+
+    make.load = GANomalyDetector.load
+    monkeypatch.setattr(module, "GANomalyDetector", make)
+
+
+def few_digits(n=120):
+    from benchmarks import common
+
+    X, y = common.load_digits_images()
+    return lambda: (X[:n], y[:n])
+
+
+def bf16_skipped():
+    from benchmarks.common import bf16_note
+
+    return bf16_note("cpu") is not None
+
+
+def test_speed_pairs_record_ratios_and_leave_out_bf16_without_native_support(tmp_path):
+    from benchmarks import speed
+
+    rows = speed.main(["--n-train", "32", "--pairs", "1", "--size", "16",
+                       "--latent-dim", "4", "--n-filters", "4", "--batch-size", "16",
+                       "--rss-rows", "0", "--peak-gflops", "100,200",
+                       "--out", "pairs", "--results-dir", str(tmp_path)])
+    md = (tmp_path / "pairs.md").read_text()
+    assert "command: `python -m benchmarks.speed" in md and "cores" in md
+    assert "fp32 100 GFLOP/s" in md  # the given peak, not a measured one
+    precisions = [r["precision"] for r in rows]
+    if bf16_skipped():
+        assert precisions == ["fp32"] and "bf16 skipped" in md
+        assert "bf16 skipped" in (tmp_path / "pairs.rst").read_text().lower()
+    else:
+        assert precisions == ["fp32", "bf16"]
+    for r in rows:
+        assert r["fit_img_s"] > 0 and r["score_img_s"] > 0 and r["fit_ratio"] > 0
+    data = json.loads((tmp_path / "pairs.json").read_text())
+    assert data["flops"]["peak_fp32"] == 100e9 and data["flops"]["train"] > 0
+
+
+def test_speed_memory_mode_scores_in_process():
+    from benchmarks import speed
+
+    result = speed.main(["--memory", "--rss-rows", "3000", "--features", "8"])
+    assert result["rows"] == 3000 and result["peak_mib"] >= result["before_mib"]
+
+
+def test_precision_smoke(tmp_path):
+    from benchmarks import precision
+
+    rows = precision.main(["--digits", "1", "--mnist-digits", "",
+                           "--params", json.dumps(TINY),
+                           "--results-dir", str(tmp_path)])
+    assert {r["precision"] for r in rows} == ({"fp32"} if bf16_skipped()
+                                              else {"fp32", "bf16"})
+    md = (tmp_path / "precision_cpu.md").read_text()
+    assert "command: `python -m benchmarks.precision" in md and "| digits |" in md
+    assert ("bf16 skipped" in md) == bf16_skipped()
+    assert (tmp_path / "precision_cpu.rst").exists()
+    assert len((tmp_path / "precision_cpu.csv").read_text().splitlines()) == len(rows) + 1
+
+
+def test_out_of_core_smoke(tmp_path):
+    from benchmarks import out_of_core
+
+    out_of_core.main(["--sizes-mib", "1", "--features", "16", "--sources", "memmap",
+                      "--tmp", str(tmp_path), "--results-dir", str(tmp_path)])
+    rows = json.loads((tmp_path / "out_of_core.json").read_text())
+    assert [(r["data_mib"], r["source"]) for r in rows] == [(1, "memmap")]
+    assert rows[0]["rows"] == 2**20 // (4 * 16)
+    assert "python -m benchmarks.out_of_core" in (tmp_path / "out_of_core.md").read_text()
+
+
+def test_distributed_search_smoke(tmp_path, monkeypatch):
+    from benchmarks import distributed_search
+
+    monkeypatch.setattr(distributed_search, "SEARCH", dict(distributed_search.SEARCH))
+    monkeypatch.setattr(distributed_search, "free_cores", lambda: 1.0)
+    rows = distributed_search.main(["--tiny", "--repeats", "1", "--no-dask", "--no-ray",
+                                    "--results-dir", str(tmp_path)])
+    assert [r["run"] for r in rows] == [rows[0]["run"]] and len(rows[0]["times"]) == 1
+    text = (tmp_path / "distributed_search.md").read_text()
+    assert "| yes |" in text and "n_filters=4" in text
+
+
+def test_gpu_check_smoke_on_cpu(tmp_path):
+    from benchmarks import gpu_check
+
+    assert gpu_check.main(["--device", "cpu", "--tiny", "--skip-speed",
+                           "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert summary["ok"] and ("cpu-bf16" in summary["checks"]) != bf16_skipped()
+    assert summary["checks"]["cuda_model_loads_on_cpu"]["ok"]
+
+
+def test_accelerate_check_smoke_on_cpu(tmp_path):
+    from benchmarks import accelerate_check
+
+    assert accelerate_check.main(["--device", "cpu", "--processes", "1",
+                                  "--n-train", "64", "--latent-dim", "4",
+                                  "--n-filters", "4", "--out", str(tmp_path)]) == 0
+    runs = json.loads((tmp_path / "accelerate_check.json").read_text())["runs"]
+    assert [r["run"] for r in runs][:2] == ["plain-x1-no", "accelerate-x1-no"]
+    # One CPU process in fp32: the accelerated fit is the plain one.
+    assert runs[1]["vs_plain"]["identical"]
+
+
+def test_digits_variants_smoke(tmp_path, monkeypatch):
+    from benchmarks import common
+    from benchmarks.studies import digits_variants
+
+    tiny_detector(monkeypatch, digits_variants)
+    monkeypatch.setattr(common, "load_digits_images", few_digits())
+    monkeypatch.setattr(digits_variants, "OUT", tmp_path)
+    digits_variants.main(["up16", "--tasks", "1", "--patience", "0"])
+    log = (tmp_path / "digits_variants_up16_nostop.log").read_text().splitlines()
+    assert log[0].startswith("# python -m benchmarks.studies.digits_variants up16")
+    assert log[1].startswith("up16 1 epochs=1") and log[2].startswith("up16 MEAN latent=")
+
+
+def test_image_size_cost_smoke(tmp_path, monkeypatch):
+    from benchmarks import common
+    from benchmarks.studies import image_size_cost
+
+    tiny_detector(monkeypatch, image_size_cost)
+    monkeypatch.setattr(common, "load_digits_images", few_digits())
+    monkeypatch.setattr(image_size_cost, "OUT", tmp_path / "cost.md")
+    image_size_cost.main(["--epochs", "1", "--repeats", "1"])
+    text = (tmp_path / "cost.md").read_text()
+    assert "python -m benchmarks.studies.image_size_cost" in text
+    assert "| fit |" in text and "| score |" in text
+
+
+def test_latent_neighbours_smoke(tmp_path, monkeypatch):
+    from benchmarks.studies import latent_neighbours
+
+    monkeypatch.setattr(latent_neighbours, "OUT", tmp_path)
+    latent_neighbours.main(["--suite", "digits", "--tasks", "1", "--max-train", "100",
+                            "--params", json.dumps(TINY), "--lof-neighbours", "5"])
+    log = (tmp_path / "latent_neighbours_digits.log").read_text()
+    assert "latent" in log and "lof_z" in log
+
+
+def test_weight_averaging_smoke(tmp_path, monkeypatch):
+    from benchmarks import common
+    from benchmarks.studies import weight_averaging
+
+    monkeypatch.setattr(common, "load_digits_images", few_digits())
+    monkeypatch.setattr(weight_averaging, "OUT", tmp_path)
+    monkeypatch.setattr(weight_averaging, "GANomalyDetector", lambda **kw:
+                        __import__("skganomaly").GANomalyDetector(
+                            **{**kw, "latent_dim": 4, "n_filters": 4}))
+    weight_averaging.main(["--tasks", "1", "--epochs", "2", "--decays", "0.9"])
+    lines = (tmp_path / "weight_averaging.log").read_text().splitlines()
+    assert len(lines) >= 3
+
+
+def test_score_types_smoke(tmp_path, monkeypatch):
+    from benchmarks.studies import score_types
+
+    tiny_detector(monkeypatch, score_types)
+    monkeypatch.setattr(score_types, "load_digits_images", few_digits(60))
+    out = tmp_path / "score_types.md"
+    score_types.main(["--max-epochs", "1", "--out", str(out)])
+    text = out.read_text()
+    assert "python -m benchmarks.studies.score_types" in text and "combined" in text
+
+
+def test_model_file_size_smoke(tmp_path, monkeypatch):
+    from benchmarks.studies import model_file_size
+
+    tiny_detector(monkeypatch, model_file_size)
+    monkeypatch.setattr(model_file_size, "SIZES", [(50, 4)])
+    out = tmp_path / "size.md"
+    model_file_size.main(["--out", str(out)])
+    text = out.read_text()
+    assert "format 3" in text and "JSON" in text
+
+
+def fake_cifar(n_per_class=12):
+    rng = np.random.RandomState(0)
+    y = np.repeat(np.arange(10), n_per_class)
+    X = rng.randint(0, 256, size=(len(y), 3, 32, 32)).astype(np.uint8)
+    return lambda data_dir=None: (X, y)
+
+
+def test_cifar_contrast_smoke(tmp_path, monkeypatch):
+    from benchmarks.studies import cifar_contrast
+
+    monkeypatch.setattr(cifar_contrast, "load_cifar10", fake_cifar())
+    out = tmp_path / "contrast.md"
+    cifar_contrast.main(["--seeds", "0", "--out", str(out)])
+    text = out.read_text()
+    assert "python -m benchmarks.studies.cifar_contrast" in text and "LOF" in text
+
+
+def test_cifar_ceiling_smoke(tmp_path, monkeypatch):
+    from benchmarks.studies import cifar_ceiling
+
+    monkeypatch.setattr(cifar_ceiling, "load_cifar10", fake_cifar())
+    out = tmp_path / "ceiling.md"
+    cifar_ceiling.main(["--seeds", "0", "--out", str(out)])
+    assert "python -m benchmarks.studies.cifar_ceiling" in out.read_text()

@@ -14,8 +14,8 @@ same ``random_state``, two fresh processes      bit-identical scores and ``offse
                                                 CPU (tabular and image models)
 ==============================================  ===========================================
 
-Measured peak memory (``python benchmarks/scoring_memory.py --rows 1000000
---features 20``, CPU, torch 2.13): scoring 10**6 rows of 20 float64 features
+Measured peak memory (``python -m benchmarks.speed --memory --rss-rows
+1000000 --features 20``, CPU, torch 2.13): scoring 10**6 rows of 20 float64 features
 (153 MiB of input) raised the process's peak RSS by 8 MiB, which is the
 float64 score array itself; 2 * 10**6 rows: +16 MiB. Before the scores were
 gathered into a preallocated array, the per-batch arrays fragmented the heap

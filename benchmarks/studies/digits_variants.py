@@ -17,11 +17,11 @@ For each digit it prints the ROC AUC of the detector's latent score and of
 three post-hoc scores computed from the same fit (the latent residual
 standardised per dimension on the training rows, the L1 reconstruction
 error, and the distance of ``z`` from the training codes), and appends the
-lines to ``results/dev/digits_variants_<variant>.log``.
+lines to ``studies/results/digits_variants_<variant>.log``.
 
 Usage::
 
-    python -m benchmarks.digits_variants up16 [--seed 1] [--tasks 1,3,6,9]
+    python -m benchmarks.studies.digits_variants up16 [--seed 1] [--tasks 1,3,6,9]
         [--patience 5]
 
 ``--patience 0`` trains without early stopping (all ``max_epochs="auto"``
@@ -39,11 +39,10 @@ from sklearn.metrics import roc_auc_score
 
 from skganomaly import GANomalyDetector
 
-from . import datasets
-from ._devlog import dev_log
+from .. import common
+from ..common import STUDY_RESULTS as OUT, study_log
 
 VARIANTS = ("base", "tab", "pad16", "pad32", "up16", "up32")
-OUT = Path(__file__).resolve().parent / "results" / "dev"
 
 
 def transform(X, variant):
@@ -78,7 +77,7 @@ def codes(det, X):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m benchmarks.digits_variants")
+    p = argparse.ArgumentParser(prog="python -m benchmarks.studies.digits_variants")
     p.add_argument("variant", choices=VARIANTS)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--tasks", default="0,1,2,3,4,5,6,7,8,9")
@@ -86,17 +85,17 @@ def main(argv=None):
                    help="EarlyStopping patience on valid_loss; 0: no early stopping")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    X, y = datasets.load_digits_images()
+    X, y = common.load_digits_images()
     X = transform(X, args.variant)
     suffix = "" if args.patience else "_nostop"
     log = OUT / f"digits_variants_{args.variant}{suffix}.log"
     results = {}
-    with dev_log(log) as say:
-        say(f"# python -m benchmarks.digits_variants {args.variant} --seed {args.seed} "
+    with study_log(log) as say:
+        say(f"# python -m benchmarks.studies.digits_variants {args.variant} --seed {args.seed} "
             f"--tasks {args.tasks} --patience {args.patience}; "
             f"torch {torch.__version__}, 1 thread")
         for digit in [int(t) for t in args.tasks.split(",")]:
-            train, test, is_anomaly = datasets.one_class_split(y, digit, args.seed)
+            train, test, is_anomaly = common.one_class_split(y, digit, args.seed)
             start = time.perf_counter()
             det = GANomalyDetector(
                 # min_image_size=None: the variant alone decides the image size.

@@ -1,6 +1,6 @@
 """Score types and Skip-GANomaly on scikit-learn's digits.
 
-Protocol (``benchmarks/datasets.py``, the paper's): each digit in turn is the
+Protocol (``benchmarks/common.py``, the paper's): each digit in turn is the
 anomaly and the nine others are normal; normal images are shuffled with the
 seed, 80 % train the detector and the test set is the other 20 % plus every
 image of the anomalous digit. One seed, fixed settings (the package defaults:
@@ -18,9 +18,9 @@ Metric: ROC AUC with the anomaly as the positive class.
 
 Usage (about 5 minutes on 2 busy CPU cores)::
 
-    nice -n 10 python -m benchmarks.score_types
+    nice -n 10 python -m benchmarks.studies.score_types
 
-writes ``benchmarks/results/score_types.md``.
+writes ``benchmarks/studies/results/score_types.md``.
 """
 
 import argparse
@@ -37,9 +37,7 @@ from sklearn.metrics import roc_auc_score
 import skganomaly
 from skganomaly import GANomalyDetector
 
-from .datasets import load_digits_images, one_class_split
-
-RESULTS = Path(__file__).resolve().parent / "results"
+from ..common import STUDY_RESULTS as RESULTS, load_digits_images, one_class_split
 SCORES = ("latent", "reconstruction", "combined")
 GENERATORS = ("ganomaly", "skip")
 
@@ -75,7 +73,7 @@ def to_markdown(rows, args, wall):
     lines = [
         "# Score types and Skip-GANomaly on digits",
         "",
-        f"Command: `python -m benchmarks.score_types --seed {args.seed} "
+        f"Command: `python -m benchmarks.studies.score_types --seed {args.seed} "
         f"--max-epochs {args.max_epochs} --threads {args.threads}`  ",
         f"skganomaly {skganomaly.__version__}, torch {torch.__version__}, "
         f"scikit-learn {sklearn.__version__}, Python {sys.version.split()[0]}, "

@@ -20,11 +20,11 @@ digits protocol on this seed, ``benchmarks.quality --seeds 1``).
 It prints one line per epoch, then, per model, the mean and standard
 deviation of the AUC over the second half of the epochs and the mean
 absolute change from one epoch to the next, and appends everything to
-``results/dev/weight_averaging.log``.
+``studies/results/weight_averaging.log``.
 
 Usage::
 
-    python -m benchmarks.weight_averaging [--tasks 6,8] [--seed 1]
+    python -m benchmarks.studies.weight_averaging [--tasks 6,8] [--seed 1]
         [--epochs 45] [--decays 0.99,0.999]
 """
 
@@ -39,13 +39,11 @@ from skorch.callbacks import Callback
 from sklearn.metrics import roc_auc_score
 
 from skganomaly import GANomalyDetector
-from skganomaly._net import ema_step
 
-from . import datasets
-from ._devlog import dev_log
+from .. import common
+from ..common import STUDY_RESULTS as OUT, ema_step, study_log
 from .digits_variants import scaled
 
-OUT = Path(__file__).resolve().parent / "results" / "dev"
 
 # What the probe needs besides the net: set per task (callbacks are cloned
 # by the detector, so they cannot carry data themselves).
@@ -95,23 +93,23 @@ class AUCProbe(Callback):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m benchmarks.weight_averaging")
+    p = argparse.ArgumentParser(prog="python -m benchmarks.studies.weight_averaging")
     p.add_argument("--tasks", default="6,8")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--epochs", type=int, default=45)
     p.add_argument("--decays", default="0.99,0.999")
     args = p.parse_args(argv)
     decays = [float(d) for d in args.decays.split(",")]
-    X, y = datasets.load_digits_images()
+    X, y = common.load_digits_images()
     X = X.astype(np.float32)
     names = ["last step"] + [f"EMA {d}" for d in decays]
-    with dev_log(OUT / "weight_averaging.log") as say:
-        say(f"# python -m benchmarks.weight_averaging --tasks {args.tasks} "
+    with study_log(OUT / "weight_averaging.log") as say:
+        say(f"# python -m benchmarks.studies.weight_averaging --tasks {args.tasks} "
             f"--seed {args.seed} --epochs {args.epochs} --decays {args.decays}; "
             f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
             f"columns: epoch, test ROC AUC of {', '.join(names)}")
         for digit in [int(t) for t in args.tasks.split(",")]:
-            train, test, is_anomaly = datasets.one_class_split(y, digit, args.seed)
+            train, test, is_anomaly = common.one_class_split(y, digit, args.seed)
             det = GANomalyDetector(random_state=args.seed, max_epochs=args.epochs,
                                    early_stopping=False, ema_decay=0.0,
                                    callbacks=[AUCProbe()])

@@ -10,9 +10,9 @@ If it helped the pixel peers, it would be a candidate input option for
 GANomaly. This measures it on the same splits (seeds 0, 1, 2); there is no
 model selection: each variant is fitted once with library defaults::
 
-    python -m benchmarks.cifar_contrast --data ../shared/data
+    python -m benchmarks.studies.cifar_contrast --data ../shared/data
 
-prints a table and writes ``benchmarks/results/cifar_contrast.md``.
+prints a table and writes ``benchmarks/studies/results/cifar_contrast.md``.
 """
 
 import argparse
@@ -27,10 +27,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import LocalOutlierFactor
 
-from ._machine import cpu_model
-from .datasets import DEFAULT_DATA, load_cifar10, one_class_split
-
-RESULTS = Path(__file__).parent / "results"
+from ..common import DEFAULT_DATA, STUDY_RESULTS as RESULTS, cpu_model, load_cifar10, one_class_split
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
            "ship", "truck")
 
@@ -98,7 +95,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     auc = run(args.data, seeds)
-    command = " ".join(["python -m benchmarks.cifar_contrast", *sys.argv[1:]])
+    command = " ".join(["python -m benchmarks.studies.cifar_contrast", *sys.argv[1:]])
     report = to_markdown(auc, seeds, command)
     print(report)
     args.out.write_text(report)

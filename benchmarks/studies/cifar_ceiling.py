@@ -33,12 +33,12 @@ No setting is tuned on these splits: LOF keeps scikit-learn's defaults and
 the rotation network GANomaly's optimiser (Adam, lr 2e-4, beta1 0.5, batch
 64)::
 
-    python -m benchmarks.cifar_ceiling --data ../shared/data --rotation-epochs 15
-    python -m benchmarks.cifar_ceiling --data ../shared/data --seeds 0 \
+    python -m benchmarks.studies.cifar_ceiling --data ../shared/data --rotation-epochs 15
+    python -m benchmarks.studies.cifar_ceiling --data ../shared/data --seeds 0 \
         --rotation-epochs 15 --rotation-per-task \
-        --out benchmarks/results/cifar_ceiling_per_task.md
+        --out benchmarks/studies/results/cifar_ceiling_per_task.md
 
-print a table and write ``benchmarks/results/cifar_ceiling.md`` and
+print a table and write ``benchmarks/studies/results/cifar_ceiling.md`` and
 ``cifar_ceiling_per_task.md``.
 """
 
@@ -56,13 +56,8 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import LocalOutlierFactor
 
-from skganomaly._networks import ConvEncoder
-
-from ._machine import cpu_model
+from ..common import DEFAULT_DATA, STUDY_RESULTS as RESULTS, ConvEncoder, cpu_model, load_cifar10
 from .cifar_contrast import CLASSES
-from .datasets import DEFAULT_DATA, load_cifar10
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def reference_test_split(n, seed, fraction=0.8):
@@ -249,7 +244,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     auc = run(args.data, seeds, args.rotation_epochs, args.rotation_per_task)
-    command = " ".join(["python -m benchmarks.cifar_ceiling", *sys.argv[1:]])
+    command = " ".join(["python -m benchmarks.studies.cifar_ceiling", *sys.argv[1:]])
     report = to_markdown(auc, seeds, args.rotation_epochs,
                          args.rotation_per_task, command)
     print(report)

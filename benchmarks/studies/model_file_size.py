@@ -7,9 +7,9 @@ in the manifest. This writes a small model with reference codes of the sizes
 below both ways (the inline way by raising ``INLINE_ARRAY_MAX``) and loads
 each file::
 
-    python -m benchmarks.model_file_size
+    python -m benchmarks.studies.model_file_size
 
-prints a table and writes ``benchmarks/results/model_file_size.md``. The codes
+prints a table and writes ``benchmarks/studies/results/model_file_size.md``. The codes
 are random (normal, scale 0.1, float32): only their number matters here.
 """
 
@@ -24,11 +24,9 @@ import numpy as np
 import torch
 
 import skganomaly
-from skganomaly import GANomalyDetector, _persistence
+from skganomaly import GANomalyDetector
 
-from ._machine import cpu_model
-
-RESULTS = Path(__file__).parent / "results"
+from ..common import STUDY_RESULTS as RESULTS, _persistence, cpu_model
 SIZES = [(6494, 100), (10000, 100), (10000, 512)]
 
 
@@ -56,7 +54,7 @@ def measure(det, folder):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.model_file_size",
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.studies.model_file_size",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(RESULTS / "model_file_size.md"))
     args = parser.parse_args(argv)
@@ -66,7 +64,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as folder:
         rows = measure(det, folder)
     lines = ["# Model files with many reference codes", "",
-             "Command: `python -m benchmarks.model_file_size`; "
+             "Command: `python -m benchmarks.studies.model_file_size`; "
              f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; "
              f"skganomaly {skganomaly.__version__}, torch {torch.__version__}, "
              f"{cpu_model()}, {os.cpu_count()} cores.", "",

@@ -22,12 +22,12 @@ compares from that one fit:
 
 Usage::
 
-    python -m benchmarks.latent_neighbours --suite mnist --data ../shared/data
+    python -m benchmarks.studies.latent_neighbours --suite mnist --data ../shared/data
         [--seed 1] [--tasks 7,9] [--max-train N] [--params JSON]
         [--lof-neighbours 5,10]
 
 Prints one line per task and appends it to
-``results/dev/latent_neighbours_<suite>.log``.
+``studies/results/latent_neighbours_<suite>.log``.
 """
 
 import argparse
@@ -42,11 +42,9 @@ from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
 
 from skganomaly import GANomalyDetector
 
-from ._devlog import dev_log
-from .datasets import DEFAULT_DATA
-from .quality import load_suite, make_split, peer_features, select_tasks
+from ..common import DEFAULT_DATA, STUDY_RESULTS as OUT, study_log
+from ..quality import load_suite, make_split, peer_features, select_tasks
 
-OUT = Path(__file__).resolve().parent / "results" / "dev"
 
 
 def knn_distance(train, test, k):
@@ -73,7 +71,7 @@ def scores(det, X_train, X_test, P_train, P_test, lof_neighbours=()):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m benchmarks.latent_neighbours")
+    p = argparse.ArgumentParser(prog="python -m benchmarks.studies.latent_neighbours")
     p.add_argument("--suite", default="mnist", choices=("digits", "mnist", "cifar10"))
     p.add_argument("--data", default=str(DEFAULT_DATA))
     p.add_argument("--seed", type=int, default=1)
@@ -88,8 +86,8 @@ def main(argv=None):
     tasks, kind = load_suite(args.suite, args.data)
     tasks = select_tasks(tasks, [t for t in args.tasks.split(",") if t])
     log = OUT / f"latent_neighbours_{args.suite}.log"
-    with dev_log(log) as say:
-        say(f"# python -m benchmarks.latent_neighbours --suite {args.suite} --seed "
+    with study_log(log) as say:
+        say(f"# python -m benchmarks.studies.latent_neighbours --suite {args.suite} --seed "
             f"{args.seed} --tasks {args.tasks} --max-train {args.max_train} --params "
             f"'{args.params}' --lof-neighbours {args.lof_neighbours}; "
             f"torch {torch.__version__}, 1 thread")

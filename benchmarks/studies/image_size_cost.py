@@ -8,7 +8,7 @@ ratio holds even on a noisy machine. Writes
 
 Usage::
 
-    python -m benchmarks.image_size_cost [--epochs 5] [--repeats 3] [--threads 1]
+    python -m benchmarks.studies.image_size_cost [--epochs 5] [--repeats 3] [--threads 1]
 """
 
 import argparse
@@ -21,20 +21,20 @@ import torch
 
 from skganomaly import GANomalyDetector
 
-from . import datasets
-from ._machine import cpu_model
+from .. import common
+from ..common import STUDY_RESULTS, cpu_model
 
-OUT = Path(__file__).resolve().parent / "results" / "image_size_cost.md"
+OUT = STUDY_RESULTS / "image_size_cost.md"
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m benchmarks.image_size_cost")
+    p = argparse.ArgumentParser(prog="python -m benchmarks.studies.image_size_cost")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    X, y = datasets.load_digits_images()
+    X, y = common.load_digits_images()
     X = X[y != 8].astype(np.float32)
     times = {None: {"fit": [], "score": []}, 16: {"fit": [], "score": []}}
     for _ in range(args.repeats):
@@ -51,7 +51,7 @@ def main(argv=None):
     for step in ("fit", "score"):
         base, up = np.median(times[None][step]), np.median(times[16][step])
         rows.append(f"| {step} | {base:.2f} | {up:.2f} | {up / base:.2f} |")
-    command = ("python -m benchmarks.image_size_cost --epochs "
+    command = ("python -m benchmarks.studies.image_size_cost --epochs "
                f"{args.epochs} --repeats {args.repeats} --threads {args.threads}")
     text = "\n".join([
         "# Cost of min_image_size on 8x8 images (16x16 vs 8x8 networks)", "",
