@@ -22,12 +22,22 @@ import numpy as np
 
 # -- skganomaly internals (private API: adapt here when the package moves them) --
 from skganomaly import _persistence  # noqa: F401  (INLINE_ARRAY_MAX, model_file_size)
-from skganomaly._net import bf16_supported, ema_step, resolve_precision  # noqa: F401
-from skganomaly._networks import (  # noqa: F401
+from skganomaly._device import bf16_supported, resolve_precision  # noqa: F401
+from skganomaly.net import ema_step  # noqa: F401
+from skganomaly.networks import (  # noqa: F401
     ConvEncoder,
-    build_networks,
+    Discriminator,
+    Generator,
     weights_init,
 )
+
+def build_networks(sample_shape, latent_dim, n_filters):
+    """Initialised ``(generator, discriminator)`` as the detector builds them,
+    for the plain PyTorch references of the speed benchmarks."""
+    generator = Generator(sample_shape, latent_dim, n_filters).apply(weights_init)
+    discriminator = Discriminator(sample_shape, n_filters).apply(weights_init)
+    return generator, discriminator
+
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"

@@ -291,7 +291,7 @@ def latent_score(det, X):
     """GANomaly's latent score ``||E1(x) - E2(Dec(E1(x)))||^2`` of a fitted
     detector whatever its ``score_type``: what ``score_samples`` with
     ``score_type='latent'`` negates."""
-    return det._errors(det._validate_for_scoring(X))[:, 0]
+    return det._errors(det._validate_with_layout(X)[0])[:, 0]
 
 
 def recalibrate_batchnorm(det, X):

@@ -66,11 +66,11 @@ numpydoc_show_class_members = True
 # ...), not for the torch modules and the skorch net, whose inherited
 # methods are those of torch and skorch.
 numpydoc_show_inherited_class_members = {
-    "skganomaly._net.GANomalyNet": False,
-    "skganomaly._net.SkipGANomalyNet": False,
-    "skganomaly._networks.Generator": False,
-    "skganomaly._networks.SkipGenerator": False,
-    "skganomaly._networks.Discriminator": False,
+    "skganomaly.net.GANomalyNet": False,
+    "skganomaly.net.SkipGANomalyNet": False,
+    "skganomaly.networks.Generator": False,
+    "skganomaly.networks.SkipGenerator": False,
+    "skganomaly.networks.Discriminator": False,
 }
 numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True

@@ -62,7 +62,8 @@ datasets = {
 # ``GANomalyDetector`` gets small fully connected networks and more epochs
 # than on images (a 2-D data set of 300 points is a handful of batches per
 # epoch), a larger learning rate, and a larger weight on the latent loss
-# ``w_enc`` so that normal points get consistent codes. The other detectors
+# (``loss_weights=(w_adv, w_con, w_enc)`` with ``w_enc=10``) so that normal
+# points get consistent codes. The other detectors
 # use the settings of scikit-learn's example.
 from sklearn.covariance import EllipticEnvelope
 from sklearn.ensemble import IsolationForest
@@ -84,7 +85,8 @@ def make_detectors():
             n_neighbors=35, contamination=outliers_fraction, novelty=True),
         "GANomalyDetector": GANomalyDetector(
             contamination=outliers_fraction, latent_dim=16, n_filters=16,
-            max_epochs=100, lr=1e-3, w_enc=10.0, random_state=0),
+            max_epochs=100, lr=1e-3, loss_weights=(1.0, 50.0, 10.0),
+            random_state=0),
     }
 
 

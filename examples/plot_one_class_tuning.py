@@ -12,7 +12,8 @@ tuning a classifier, without its two traps:
 * the scorers treat the anomaly as the positive class and rank by the
   continuous scores (``score_samples``), never by predicted labels.
 
-We tune ``latent_dim``, ``w_con`` and ``max_epochs`` on scikit-learn's digits
+We tune ``latent_dim``, the weight of the reconstruction loss (``w_con`` in
+``loss_weights``) and ``max_epochs`` on scikit-learn's digits
 with the digit 8 as the anomaly (tiny settings, so that this runs in well
 under a minute), then test the chosen settings once on data the search never
 saw.
@@ -46,7 +47,8 @@ from skganomaly.model_selection import NormalOnlyKFold, anomaly_scorers
 
 detector = GANomalyDetector(image_shape=(8, 8), n_filters=32, batch_size=64,
                             random_state=0)
-grid = {"latent_dim": [8, 32], "w_con": [1.0, 50.0], "max_epochs": [5, 15]}
+grid = {"latent_dim": [8, 32], "loss_weights": [(1.0, 1.0, 1.0), (1.0, 50.0, 1.0)],
+        "max_epochs": [5, 15]}
 search = GridSearchCV(
     detector, grid,
     cv=NormalOnlyKFold(n_splits=2, shuffle=True, random_state=0),
@@ -68,7 +70,7 @@ ranking = np.argsort(-results["mean_test_roc_auc"])
 print("latent_dim  w_con  max_epochs   ROC AUC   avg prec.  prec.@rate")
 for i in ranking:
     p = results["params"][i]
-    print(f"{p['latent_dim']:>10} {p['w_con']:>6} {p['max_epochs']:>11}   "
+    print(f"{p['latent_dim']:>10} {p['loss_weights'][1]:>6g} {p['max_epochs']:>11}   "
           f"{results['mean_test_roc_auc'][i]:.3f}     "
           f"{results['mean_test_average_precision'][i]:.3f}      "
           f"{results['mean_test_precision_at_rate'][i]:.3f}")
@@ -90,7 +92,7 @@ print(f"best {best}: validation AUC {results['mean_test_roc_auc'][ranking[0]]:.3
 # -----------------------------------------
 import matplotlib.pyplot as plt
 
-labels = [f"z={p['latent_dim']}, w_con={p['w_con']:g}, ep={p['max_epochs']}"
+labels = [f"z={p['latent_dim']}, w_con={p['loss_weights'][1]:g}, ep={p['max_epochs']}"
           for p in results["params"]]
 fig, ax = plt.subplots(figsize=(6, 3.2))
 ax.barh(labels, results["mean_test_roc_auc"], xerr=results["std_test_roc_auc"],

@@ -79,7 +79,7 @@ ax.set(ylabel="weighted generator loss", title="Generator")
 ax.legend()
 
 ax = axes[1]
-weights = {"adv": det.w_adv, "con": det.w_con, "enc": det.w_enc}
+weights = dict(zip(["adv", "con", "enc"], det.loss_weights))
 for part, weight in weights.items():
     ax.plot(epochs, weight * np.array(history[:, f"train_loss_{part}"]),
             label=f"w_{part} · train_loss_{part}")

@@ -87,8 +87,8 @@ class GANomalyNet(NeuralNet):
         ``(H, W)`` the networks work at: image batches of another size are
         resized to it as they come in (:meth:`prepare_input`), so training
         losses are computed at this size. Reconstructions handed out
-        (:meth:`forward_batches`) and reconstruction errors
-        (:meth:`error_batches`) are resized back to the size of the batches
+        (:meth:`forward_step`) and reconstruction errors
+        (:meth:`error_step`) are resized back to the size of the batches
         given. ``None``: images are used at their own size.
     **kwargs
         Passed to :class:`skorch.NeuralNet`.

@@ -30,7 +30,6 @@ epochs); the log name then ends in ``_nostop``.
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import torch

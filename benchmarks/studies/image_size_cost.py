@@ -14,7 +14,6 @@ Usage::
 import argparse
 import datetime
 import time
-from pathlib import Path
 
 import numpy as np
 import torch

@@ -33,7 +33,6 @@ Prints one line per task and appends it to
 import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import torch

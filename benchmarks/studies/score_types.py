@@ -35,7 +35,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 import skganomaly
-from skganomaly import GANomalyDetector
+from skganomaly import GANomalyDetector, SkipGANomalyDetector
 
 from ..common import STUDY_RESULTS as RESULTS, load_digits_images, one_class_split
 SCORES = ("latent", "reconstruction", "combined")
@@ -49,9 +49,9 @@ def run(seed, max_epochs, threads):
     for digit in range(10):
         train, test, is_anomaly = one_class_split(y, digit, seed)
         for generator in GENERATORS:
-            det = GANomalyDetector(generator=generator, score_type="combined",
-                                   max_epochs=max_epochs, device="cpu",
-                                   random_state=seed)
+            detector = SkipGANomalyDetector if generator == "skip" else GANomalyDetector
+            det = detector(score_type="combined", max_epochs=max_epochs, device="cpu",
+                           random_state=seed)
             start = time.perf_counter()
             det.fit(X[train])
             seconds = time.perf_counter() - start

@@ -31,7 +31,6 @@ Usage::
 import argparse
 import copy
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
