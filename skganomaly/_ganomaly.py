@@ -65,18 +65,20 @@ class GANomalyDetector(BaseGANomaly):
     >>> det.predict([[0.1, 0.0, -0.2, 0.1], [40.0, -40.0, 40.0, 40.0]])
     array([ 1, -1])
     """.format(
-        parameters=docs.PARAMETERS.format(
+        parameters=docs.parameters(
             min_image_size_auto=(
                 "``'auto'``: 16. On an 8x8 image the paper's DCGAN encoder is "
                 "one convolution without BatchNorm; at 16x16 it has the "
-                "paper's structure in small, and did better on sklearn's 8x8 "
-                "digits for 4.5x the time (Benchmarks page, design decisions)."),
-            loss_names="adversarial (feature matching), contextual (L1 "
-                       "reconstruction) and encoder (L2 between ``z`` and "
-                       "``z_hat``)",
-            loss_weights_note="The paper's are ``(1, 50, 1)``.",
-            latent_score="mean squared distance of the latent codes ``z`` and "
-                         "``z_hat`` (GANomaly's score)",
+                "paper's structure in small, which did better on sklearn's "
+                "8x8 digits at a multiple of the time (User Guide, \"Images "
+                "and tabular data\"; Benchmarks page)."),
+            loss_weights=(
+                "Weights ``(w_adv, w_con, w_enc)`` of the generator's adversarial "
+                "(feature matching), contextual (L1 reconstruction) and encoder "
+                "(L2 between ``z`` and ``z_hat``) losses. The paper's are "
+                "``(1, 50, 1)``."),
+            latent_score=("mean squared distance of the latent codes ``z`` and "
+                          "``z_hat`` (GANomaly's score);"),
             score_type_auto=(
                 "``'latent_lof'`` for images and ``'latent'`` (the paper's "
                 "score) for tabular rows: on the benchmarks' image suites "

@@ -2,6 +2,8 @@
 notes. Each detector fills in what differs (``{fields}``); figures live in
 the User Guide and on the Benchmarks page, which the text refers to."""
 
+import textwrap
+
 PARAMETERS = """\
     latent_dim : int, default=100
         Size of the latent code ``z`` (the paper's 100).
@@ -28,8 +30,8 @@ PARAMETERS = """\
         32x32; the training losses are computed at that size.
         Reconstructions and reconstruction errors are averaged back down, so
         :meth:`reconstruct` and :meth:`anomaly_map` keep the shape of ``X``.
-        {min_image_size_auto} ``None`` never resizes. Ignored for tabular
-        data.
+        ``None`` never resizes. Ignored for tabular data.
+        {min_image_size_auto}
 
     max_epochs : int or "auto", default="auto"
         Passes over the training data. ``"auto"``: the paper's 15 epochs, or
@@ -62,14 +64,13 @@ PARAMETERS = """\
         stopping", and the Benchmarks page.
 
     loss_weights : tuple of 3 floats, default=(1.0, 50.0, 1.0)
-        Weights ``(w_adv, w_con, w_enc)`` of the generator's {loss_names}
-        losses. {loss_weights_note}
+        {loss_weights}
 
     score_type : {{'auto', 'latent', 'reconstruction', 'combined', \
             'latent_lof'}}, default='auto'
         What :meth:`score_samples` measures (User Guide, "Other scores"):
 
-        - ``'latent'``: {latent_score};
+        - ``'latent'``: {latent_score}
         - ``'reconstruction'``: mean absolute reconstruction error
           ``mean |x - x_hat|`` in the scaled units the networks see (the
           mean of :meth:`anomaly_map`);
@@ -283,3 +284,20 @@ NOTES = """\
     ``torch.use_deterministic_algorithms(True)`` is set; CPU and GPU results
     agree to float tolerance only. ``precision='bf16'`` results also depend
     on the batch a sample is scored in."""
+
+
+
+def parameters(**fields):
+    """:data:`PARAMETERS` with each field's text wrapped to the indentation
+    of the line it starts on."""
+    lines = PARAMETERS.split("\n")
+    wrapped = {}
+    for name, text in fields.items():
+        line = next(line for line in lines if "{" + name + "}" in line)
+        start = len(line) - len(line.lstrip())
+        first = line.index("{" + name + "}")
+        wrapped[name] = textwrap.fill(
+            text, width=76, initial_indent=" " * first,
+            subsequent_indent=" " * (start + (2 if line.lstrip().startswith("- ") else 0)),
+        )[first:]
+    return PARAMETERS.format(**wrapped)

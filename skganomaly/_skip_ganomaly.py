@@ -65,19 +65,20 @@ class SkipGANomalyDetector(BaseGANomaly):
     >>> det.score_type_
     'combined'
     """.format(
-        parameters=docs.PARAMETERS.format(
+        parameters=docs.parameters(
             min_image_size_auto=(
                 "``'auto'``: no resizing. At 16x16 the U-Net passes more of "
-                "an anomaly through its skip connections (on the test "
-                "suite's ramp images: ROC AUC 0.84 at 16x16, 1.0 at 8x8)."),
-            loss_names="adversarial (binary cross-entropy of the "
-                       "discriminator's logits of ``x_hat``), contextual (L1 "
-                       "reconstruction) and latent (L2 between the "
-                       "discriminator's features of ``x`` and ``x_hat``)",
-            loss_weights_note=("GANomaly's ``(1, 50, 1)``; the Skip-GANomaly "
-                               "paper used ``(1, 40, 1)``."),
-            latent_score="mean squared distance of the discriminator's "
-                         "features of ``x`` and ``x_hat``",
+                "an anomaly through its skip connections (User Guide, "
+                "\"Images and tabular data\")."),
+            loss_weights=(
+                "Weights ``(w_adv, w_con, w_enc)`` of the generator's adversarial "
+                "(binary cross-entropy of the discriminator's logits of "
+                "``x_hat``), contextual (L1 reconstruction) and latent (L2 "
+                "between the discriminator's features of ``x`` and ``x_hat``) "
+                "losses. GANomaly's ``(1, 50, 1)``; the Skip-GANomaly paper "
+                "used ``(1, 40, 1)``."),
+            latent_score=("mean squared distance of the discriminator's features "
+                          "of ``x`` and ``x_hat``;"),
             score_type_auto="``'combined'``, the paper's score.",
         ),
         attributes=docs.ATTRIBUTES.format(net_class="skganomaly.net.SkipGANomalyNet",

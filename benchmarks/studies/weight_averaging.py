@@ -56,8 +56,9 @@ def latent_auc(net, module, x_train, x_test, is_anomaly):
     net.refresh_batchnorm((x_train[k:k + 64] for k in range(0, len(x_train), 64)),
                           module=module)
     with torch.no_grad():
-        _, z, z_hat = module(net.prepare_input(x_test))
-    return roc_auc_score(is_anomaly, net.anomaly_score(z, z_hat).numpy())
+        x = net.prepare_input(x_test)
+        x_hat, z, z_hat = module(x)
+    return roc_auc_score(is_anomaly, net.latent_errors(x, x_hat, z, z_hat).numpy())
 
 
 class AUCProbe(Callback):
