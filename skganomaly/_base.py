@@ -43,6 +43,9 @@ AUTO_MIN_STEPS = 1000
 #: rows are held out (half decide when to stop, half calibrate the threshold).
 AUTO_EARLY_STOPPING_MIN_ROWS = 20
 
+#: What early stopping watches on the held-out normal rows.
+EARLY_STOPPING_MONITOR = "valid_loss"
+
 #: Adam's first-moment decay, the paper's (and DCGAN's) choice for GANs.
 ADAM_BETAS = (0.5, 0.999)
 
@@ -297,14 +300,36 @@ class BaseGANomaly(OutlierMixin, BaseEstimator):
         """Phase 2: train for ``data.epochs`` epochs, then re-estimate the
         generator's BatchNorm statistics with its final weights."""
         net = self.net_
+        if self.verbose:
+            print(self._training_plan(data), flush=True)
         net.partial_fit(TrainValid(data.train, data.valid), epochs=data.epochs)
         self._settle_interrupt(net, checkpoint, data.epochs)
+        stopper = dict(net.callbacks_).get("early_stopping")
+        self.stopped_early_ = bool(stopper is not None
+                                   and stopper.misses_ >= stopper.patience)
         # The running averages of training mix in statistics of earlier
         # weights; after short trainings they can turn the score upside down
         # (see the User Guide). One pass over the training rows fixes that.
         step = int(net.batch_size)
         net.refresh_batchnorm(data.train[start:start + step]
                               for start in range(0, len(data.train), step))
+
+    def _training_plan(self, data):
+        """One line for ``verbose``: the rows, the budget and why early
+        stopping is on or off."""
+        n_train = len(data.train)
+        n_held = 0 if data.valid is None else len(data.valid) + (
+            len(data.calib) if data.stops else 0)
+        steps = -(-n_train // int(self.batch_size))
+        line = (f"{type(self).__name__}: {n_train} training rows, {n_held} held out; "
+                f"up to {data.epochs} epochs of {steps} steps")
+        if data.stops:
+            return (f"{line}; early stopping on {len(data.valid)} held-out rows "
+                    f"(the other {len(data.calib)} calibrate the threshold).")
+        if self.early_stopping == "auto" and n_held < AUTO_EARLY_STOPPING_MIN_ROWS:
+            return (f"{line}; no early stopping: {n_held} held-out rows, fewer than "
+                    f"the {AUTO_EARLY_STOPPING_MIN_ROWS} early_stopping='auto' needs.")
+        return f"{line}; no early stopping."
 
     def _calibrate(self, data):
         """Phase 3: fix the score (``score_type_`` and the ``score_*_``
@@ -475,7 +500,7 @@ class BaseGANomaly(OutlierMixin, BaseEstimator):
         callbacks = [("epoch_checkpoint", EpochCheckpoint())]
         if early_stopping:
             callbacks.append(("early_stopping", EarlyStopping(
-                monitor="valid_loss", patience=int(self.n_iter_no_change),
+                monitor=EARLY_STOPPING_MONITOR, patience=int(self.n_iter_no_change),
                 load_best=True)))
         callbacks += [clone(cb, safe=False) for cb in (self.callbacks or [])]
         if self.verbose >= 2:

@@ -98,8 +98,8 @@ PARAMETERS = """\
         advise. Unused by the other score types.
 
     contamination : 'auto' or float, default='auto'
-        Sets the threshold ``offset_`` that :meth:`predict` uses (User
-        Guide, "Contamination and offset_").
+        Sets the threshold ``offset_`` that :meth:`predict` uses (see the
+        User Guide on contamination).
 
         - float in (0, 0.5]: the expected proportion of outliers in the
           training data; ``offset_`` is that percentile of the training

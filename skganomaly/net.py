@@ -36,7 +36,9 @@ from ._data import TrainValid
 from ._device import fork_global_rng
 from .networks import Discriminator, resize_images, weights_init
 
-__all__ = ["D_COLLAPSE", "GANomalyNet", "SkipGANomalyNet", "ema_step"]
+# The nets are the public part; ema_step and D_COLLAPSE serve the
+# benchmarks' studies and tests.
+__all__ = ["GANomalyNet", "SkipGANomalyNet"]
 
 
 def ema_step(average, module, decay, step):
@@ -100,7 +102,8 @@ class GANomalyNet(NeuralNet):
     ``train_loss_d`` (discriminator BCE), ``d_reinit`` (times the
     discriminator was re-initialised) and, with validation data,
     ``valid_loss`` (generator loss on held-out normal rows, networks in
-    evaluation mode) and ``valid_score`` (their mean anomaly score).
+    evaluation mode), ``valid_loss_con`` (its reconstruction part, unweighted)
+    and ``valid_score`` (their mean latent error).
     """
 
     def __init__(self, module, *args, discriminator=Discriminator,
@@ -130,6 +133,7 @@ class GANomalyNet(NeuralNet):
             ("train_loss_enc", PassthroughScoring(name="train_loss_enc", on_train=True)),
             ("train_loss_d", PassthroughScoring(name="train_loss_d", on_train=True)),
             ("valid_score", PassthroughScoring(name="valid_score")),
+            ("valid_loss_con", PassthroughScoring(name="valid_loss_con")),
             ("print_log", EpochLog()),
         ]
 
@@ -434,8 +438,10 @@ class GANomalyNet(NeuralNet):
             loss = self.weighted_generator_loss(*parts)
             with self.autocast():
                 score = self.latent_errors(x, x_hat, z, z_hat).mean()
-            loss, score = self.reduce_losses(torch.stack([loss.double(), score]))
+            loss, score, con = self.reduce_losses(
+                torch.stack([loss.double(), score, parts[1].double()]))
         self.history.record_batch("valid_score", score.item())
+        self.history.record_batch("valid_loss_con", con.item())
         return {"loss": loss.float(), "y_pred": x_hat}
 
     def _check_finite(self, loss, which):

@@ -20,15 +20,9 @@ import math
 import torch
 from torch import nn
 
-__all__ = [
-    "Discriminator",
-    "Generator",
-    "SkipGenerator",
-    "padded_image_size",
-    "resize_images",
-    "working_image_size",
-    "weights_init",
-]
+# The modules a fitted detector holds, and their initialisation; the
+# helpers below serve the training core.
+__all__ = ["Discriminator", "Generator", "SkipGenerator", "weights_init"]
 
 #: Pixel value (after the input scaling to [-1, 1]) used to pad images.
 PAD_VALUE = -1.0

@@ -589,3 +589,27 @@ def test_cifar_ceiling_smoke(tmp_path, monkeypatch):
     out = tmp_path / "ceiling.md"
     cifar_ceiling.main(["--seeds", "0", "--out", str(out)])
     assert "python -m benchmarks.studies.cifar_ceiling" in out.read_text()
+
+
+def test_small_data_smoke_table_is_the_mean_of_the_quality_rows(tmp_path):
+    from benchmarks import small_data
+
+    overall = small_data.main([
+        "--suites", "digits:60,80", "--seeds", "0,2", "--tasks", "0,1",
+        "--ganomaly-params", '{"latent_dim": 4, "n_filters": 4, "max_epochs": 1}',
+        "--out", str(tmp_path)])
+    assert set(overall) == {"GANomaly", "IsolationForest", "LOF", "OneClassSVM"}
+    # Each (suite, cap) cell: mean over seeds of the mean over tasks, from the
+    # capped quality calls' raw rows (two tasks, two seeds, 60 or 80 rows).
+    per_cap = []
+    for cap in (60, 80):
+        text = (tmp_path / "small_data" / f"quality_digits_small{cap}.csv").read_text()
+        rows = list(csv.DictReader(line for line in text.splitlines()
+                                   if not line.startswith("#")))
+        assert {int(r["n_train"]) for r in rows} == {cap}
+        iforest = [float(r["auc"]) for r in rows if r["method"] == "IsolationForest"]
+        assert len(iforest) == 4
+        per_cap.append(np.mean(iforest))
+    assert overall["IsolationForest"] == pytest.approx(np.mean(per_cap))
+    table = (tmp_path / "small_data.md").read_text()
+    assert "| digits | 60 |" in table and "| **mean** |" in table
