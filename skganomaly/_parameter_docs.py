@@ -237,8 +237,13 @@ ATTRIBUTES = """\
         stopped early.
 
     do_early_stopping_ : bool
-        Whether training stopped early on held-out rows (``early_stopping``
+        Whether early stopping watched held-out rows (``early_stopping``
         resolved for the data of the first :term:`fit`).
+
+    stopped_early_ : bool
+        Whether early stopping ended the last :term:`fit` before its
+        ``max_epochs`` (the weights are then those of the best epoch).
+        ``verbose=1`` prints the plan of a fit and why it stopped.
 
     n_features_in_ : int
         Number of values per sample seen during :term:`fit`.
