@@ -59,7 +59,7 @@ from ._device import inner_module
 from ._ganomaly import GANomalyDetector
 from ._skip_ganomaly import SkipGANomalyDetector
 
-__all__ = ["DEFAULT_OPSET", "MAX_OPSET", "MIN_OPSET", "to_onnx"]
+__all__ = ["to_onnx"]
 
 #: Opsets of the default ONNX domain a graph can target. Below 13 some
 #: operators the networks need (Pad with a runtime value, ReduceSum with
@@ -405,9 +405,9 @@ def to_onnx(model, X, *, target_opset=None):
         any number of samples (a DataFrame gives one input per column, as
         in skl2onnx).
     target_opset : int, default=None
-        Opset of the default ONNX domain, from :data:`MIN_OPSET` (13) to
-        :data:`MAX_OPSET` (skl2onnx's newest tested opset, 22 for skl2onnx
-        1.20); ``None`` is :data:`DEFAULT_OPSET` (20, the newest torch's
+        Opset of the default ONNX domain, from ``MIN_OPSET`` (13) to
+        ``MAX_OPSET`` (skl2onnx's newest tested opset, 22 for skl2onnx
+        1.20); ``None`` is ``DEFAULT_OPSET`` (20, the newest torch's
         exporter writes the networks in).
 
     Returns
