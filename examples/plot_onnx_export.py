@@ -50,7 +50,14 @@ print(f"ONNX graph: {len(onx.graph.node)} nodes, "
       f"{len(onx.SerializeToString()) / 1024:.0f} KiB, "
       f"opset {onx.opset_import[0].version}")
 
-sess = onnxruntime.InferenceSession(onx.SerializeToString(),
+# As many threads as torch uses, and no busy-waiting between runs (which
+# would take CPU time from torch in the timings below).
+import torch
+
+options = onnxruntime.SessionOptions()
+options.intra_op_num_threads = torch.get_num_threads()
+options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+sess = onnxruntime.InferenceSession(onx.SerializeToString(), options,
                                     providers=["CPUExecutionProvider"])
 input_name = sess.get_inputs()[0].name
 label, scores = sess.run(None, {input_name: X_test.astype(np.float32)})
@@ -88,11 +95,12 @@ print(f"pipeline: largest difference of the scores "
 # The same rows scored by ``score_samples`` (torch, through the estimator's
 # validation and batching) and by onnxruntime, the best of a few runs each:
 # one row (the latency of a single request) and batches of rows. Both use
-# the CPU threads they are given by default; times vary between machines.
+# the same number of CPU threads; times vary between machines and with
+# what else runs on them.
 import time
 
 
-def best_time(fn, repeat=5):
+def best_time(fn, repeat=10):
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
