@@ -10,6 +10,7 @@ resolves its ``"auto"`` settings (``_auto_min_image_size``,
 ``_auto_score_type``).
 """
 
+import copy
 import warnings
 from numbers import Integral, Real
 from types import SimpleNamespace
@@ -28,8 +29,8 @@ from ._data import (InputScaler, ScaledRows, TensorBatches, TrainValid, as_row_s
                     chunk_rows, flatten_samples, resolve_sample_shape)
 from ._device import resolve_device, resolve_precision, to_training_device
 from ._persistence import load_detector, save_detector
-from ._scores import (AUTO_FALSE_ALARM_RATE, ErrorScore, conformal_threshold,
-                      latent_lof, reference_rows)
+from ._scores import (AUTO_FALSE_ALARM_RATE, ErrorScore, LatentLOF,
+                      conformal_threshold, latent_lof, reference_rows)
 from .networks import Discriminator, working_image_size
 
 __all__ = ["BaseGANomaly"]
@@ -592,18 +593,28 @@ class BaseGANomaly(OutlierMixin, BaseEstimator):
         """``(step, to_scores)``: the net's step for this score type and the
         map from its output to anomaly scores."""
         if self.score_type_ == "latent_lof":
-            lof = self._latent_lof()
-            return self.net_.code_step, lambda codes: -lof.score_samples(
-                codes.numpy().astype(np.float64))
+            lof, code_step = self._latent_lof(), self.net_.code_step
+
+            def lof_step(x, xb):
+                # The codes' local outlier factor on the networks' device, in
+                # float64 (autocast leaves float64 operations alone).
+                return lof(code_step(x, xb))
+
+            return lof_step, lambda scores: scores.numpy()
         score = ErrorScore(self.score_weights_, self.score_center_, self.score_scale_)
         return self.net_.error_step, lambda errors: score(errors.numpy())
 
     def _latent_lof(self):
-        """The local outlier factor on ``reference_codes_``, fitted once (and
-        again after :meth:`load`, which stores the codes only)."""
+        """The local outlier factor on ``reference_codes_`` (a
+        :class:`~skganomaly._scores.LatentLOF` on the networks' device),
+        fitted once (and again after :meth:`load`, which stores the codes
+        only)."""
         lof = self.__dict__.get("_lof")
         if lof is None:
-            lof = self._lof = latent_lof(self.reference_codes_, self.n_neighbors_)
+            lof = self._lof = latent_lof(self.reference_codes_, self.n_neighbors_,
+                                         device=self.net_.device)
+        elif lof.reference.device != torch.device(self.net_.device):
+            lof = self._lof = lof.to(self.net_.device)
         return lof
 
     def _score_batches(self, batches):
@@ -874,10 +885,18 @@ class BaseGANomaly(OutlierMixin, BaseEstimator):
         state = dict(super().__getstate__())
         if state.get("accelerator") is not None:
             state["accelerator"] = None
+        lof = state.get("_lof")
+        if isinstance(lof, LatentLOF) and lof.reference.device.type != "cpu":
+            # A pickle loads where no GPU may be: keep the fitted LOF, on the CPU.
+            state["_lof"] = copy.deepcopy(lof).cpu()
         return state
 
     def __setstate__(self, state):
         super().__setstate__(state)
+        lof = self.__dict__.get("_lof")
+        if lof is not None and not isinstance(lof, LatentLOF):
+            # Pickles of earlier versions cached scikit-learn's LOF: refit it.
+            del self._lof
         net = self.__dict__.get("net_")
         if net is not None and "device_" in self.__dict__:
             # skorch puts a net whose device is missing here (a model trained

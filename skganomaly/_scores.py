@@ -9,7 +9,9 @@ trains or runs a network.
 - ``"latent"``, ``"reconstruction"``, ``"combined"``: a weighted sum of the
   two errors, standardised for ``"combined"`` (:class:`ErrorScore`);
 - ``"latent_lof"``: the local outlier factor of a sample's code among
-  reference codes of training rows (:func:`latent_lof`);
+  reference codes of training rows (:class:`LatentLOF`, tensor operations
+  in float64, so that scoring stays on the networks' device and the same
+  module exports to ONNX);
 - the threshold: the split-conformal quantile of held-out normal scores
   (``contamination="auto"``, :func:`conformal_threshold`) or a percentile of
   the training scores (a float ``contamination``).
@@ -18,10 +20,12 @@ trains or runs a network.
 import math
 
 import numpy as np
-from sklearn.neighbors import LocalOutlierFactor
+import torch
+from torch import nn
 
 __all__ = ["AUTO_FALSE_ALARM_RATE", "ERROR_SCORES", "MAX_REFERENCE_CODES",
-           "ErrorScore", "conformal_threshold", "latent_lof", "reference_rows"]
+           "ErrorScore", "LatentLOF", "conformal_threshold", "latent_lof",
+           "reference_rows"]
 
 #: With ``contamination="auto"`` the threshold is set so that at most this
 #: fraction of normal data is flagged (a split-conformal guarantee).
@@ -104,9 +108,93 @@ def reference_rows(n_rows, rng):
     return keep
 
 
-def latent_lof(reference_codes, n_neighbors):
-    """:class:`~sklearn.neighbors.LocalOutlierFactor` (``novelty=True``)
-    fitted on the reference codes, in float64: LOF's ratios of distances
-    would round in float32. ``-lof.score_samples(codes)`` is the score."""
-    codes = np.asarray(reference_codes, dtype=np.float64)
-    return LocalOutlierFactor(n_neighbors=n_neighbors, novelty=True).fit(codes)
+#: Reference rows whose neighbours are searched at once when the local
+#: outlier factor is fitted: bounds the distance block to this many rows
+#: times the number of reference codes.
+LOF_FIT_CHUNK = 512
+
+
+class LatentLOF(nn.Module):
+    """Local outlier factor of codes among reference codes, in torch.
+
+    The scores are those of scikit-learn's
+    :class:`~sklearn.neighbors.LocalOutlierFactor` with ``novelty=True``
+    fitted on the reference codes (Euclidean distance): the reference codes'
+    ``k``-distances and local reachability densities are computed once, here;
+    a sample's score is the mean ratio of its ``k`` nearest reference codes'
+    densities to its own. Everything runs in float64 (LOF's ratios of
+    distances would round in float32) as tensor operations (distances,
+    top-k, reachability, ratio), so that scoring stays on the device of the
+    module and :func:`torch.onnx.export` turns :meth:`forward` into graph
+    operators.
+
+    Parameters
+    ----------
+    reference_codes : array-like of shape (n_reference, n_latent)
+        The codes the samples are compared with (``reference_codes_``).
+    n_neighbors : int
+        Neighbours ``k`` (``n_neighbors_``), less than ``n_reference``.
+    device : str or torch.device, default="cpu"
+        Where the module's tensors live.
+    """
+
+    def __init__(self, reference_codes, n_neighbors, device="cpu"):
+        super().__init__()
+        codes = torch.as_tensor(np.asarray(reference_codes, dtype=np.float64),
+                                device=device)
+        # Distances are computed as |a|^2 + |b|^2 - 2 a.b (a matrix product:
+        # no n x n_reference x n_latent block); centring the codes first keeps
+        # the cancellation in that sum small.
+        center = codes.mean(dim=0)
+        codes = codes - center
+        self.n_neighbors = int(n_neighbors)
+        self.register_buffer("center", center)
+        self.register_buffer("reference", codes)
+        self.register_buffer("reference_sq", codes.pow(2).sum(dim=1))
+        distances, neighbors = self._reference_neighbors()
+        k_distance = distances[:, -1].contiguous()
+        self.register_buffer("k_distance", k_distance)
+        self.register_buffer("lrd", self._reachability_density(distances, neighbors,
+                                                               k_distance))
+
+    def _distances(self, centered):
+        """Euclidean distances ``(n, n_reference)`` of centred codes."""
+        sq = (centered.pow(2).sum(dim=1, keepdim=True) + self.reference_sq
+              - 2.0 * centered @ self.reference.T)
+        return torch.sqrt(torch.clamp(sq, min=0.0))
+
+    def _reference_neighbors(self):
+        """Each reference code's ``k`` nearest other reference codes:
+        distances and indices (scikit-learn's ``kneighbors()`` on the
+        fitted rows, which leaves each row itself out)."""
+        parts = []
+        for start in range(0, len(self.reference), LOF_FIT_CHUNK):
+            block = self._distances(self.reference[start:start + LOF_FIT_CHUNK])
+            rows = torch.arange(len(block), device=block.device)
+            block[rows, rows + start] = torch.inf
+            parts.append(torch.topk(block, self.n_neighbors, dim=1, largest=False))
+        return (torch.cat([p.values for p in parts]),
+                torch.cat([p.indices for p in parts]))
+
+    @staticmethod
+    def _reachability_density(distances, neighbors, k_distance):
+        """Local reachability densities from ``k``-neighbour distances and
+        indices and the reference codes' ``k``-distances (with
+        scikit-learn's ``1e-10`` against a zero mean)."""
+        reach = torch.maximum(distances, k_distance[neighbors])
+        return 1.0 / (reach.mean(dim=1) + 1e-10)
+
+    def forward(self, codes):
+        """Anomaly scores (float64, higher = more abnormal) of codes
+        ``(n, n_latent)``: ``-LocalOutlierFactor.score_samples``."""
+        centered = codes.to(self.reference.dtype) - self.center
+        distances, neighbors = torch.topk(self._distances(centered), self.n_neighbors,
+                                          dim=1, largest=False)
+        own = self._reachability_density(distances, neighbors, self.k_distance)
+        return (self.lrd[neighbors] / own[:, None]).mean(dim=1)
+
+
+def latent_lof(reference_codes, n_neighbors, device="cpu"):
+    """The :class:`LatentLOF` of the reference codes; ``lof(codes)`` (a
+    float tensor) is the anomaly score."""
+    return LatentLOF(reference_codes, n_neighbors, device=device)

@@ -220,15 +220,35 @@ def test_latent_lof_keeps_a_seeded_subset_of_large_training_sets(data, monkeypat
     codes = det.encode(X[train])
     distance = np.abs(det.reference_codes_[:, None, :] - codes[None]).max(axis=2)
     assert (distance.min(axis=1) < 1e-5).all()
-    assert det._latent_lof().n_samples_fit_ == 30
+    assert det._latent_lof().reference.shape == (30, 3)
     assert (det.predict(X) == -1).mean() == pytest.approx(0.1, abs=0.02)
+
+
+@pytest.mark.parametrize("n, d, k", [(50, 3, 10), (200, 8, 7), (30, 2, 29), (300, 20, 1)])
+def test_torch_lof_is_sklearns_lof_in_float64(n, d, k):
+    # LatentLOF (tensor operations, also exported to ONNX) against
+    # scikit-learn's LocalOutlierFactor(novelty=True): new points, far ones
+    # and reference points themselves (distance 0 to their own code).
+    rng = np.random.RandomState(n)
+    R = rng.normal(size=(n, d))
+    Q = np.vstack([rng.normal(size=(20, d)), R[:5], 5 * rng.normal(size=(3, d))])
+    expected = -LocalOutlierFactor(n_neighbors=k, novelty=True).fit(R).score_samples(Q)
+    lof = scores_module.LatentLOF(R, k)
+    got = lof(torch.from_numpy(Q))
+    assert got.dtype == torch.float64
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6)
+    # Chunked neighbour search of the reference set gives the same result.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(scores_module, "LOF_FIT_CHUNK", 7)
+        chunked = scores_module.LatentLOF(R, k)(torch.from_numpy(Q))
+    np.testing.assert_allclose(chunked.numpy(), expected, rtol=1e-6)
 
 
 def test_latent_lof_with_fewer_rows_than_neighbours(data):
     X, A = data
     det = _fit(X[:4], score_type="latent_lof")
     assert det.reference_codes_.shape[0] == 4
-    assert det.n_neighbors_ == det._latent_lof().n_neighbors_ == 3
+    assert det.n_neighbors_ == det._latent_lof().n_neighbors == 3
     assert np.isfinite(det.score_samples(A)).all()
 
 
@@ -244,6 +264,10 @@ def test_latent_lof_survives_save_load_and_pickle(data, tmp_path):
     np.testing.assert_array_equal(loaded.score_samples(A), before)
     assert loaded.offset_ == det.offset_
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(det)).score_samples(A), before)
+    # A pickle that cached scikit-learn's LOF (earlier versions) refits it.
+    old = pickle.loads(pickle.dumps(det))
+    old._lof = LocalOutlierFactor(novelty=True)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(old)).score_samples(A), before)
     # The neighbour count is frozen at fit, in the file too.
     det.set_params(n_neighbors=2)
     reloaded = GANomalyDetector.load(det.save(tmp_path / "lof2.skgan"))

@@ -31,6 +31,7 @@ GALLERY_ORDER = [
     "plot_pipeline.py",
     "plot_grid_search.py",
     "plot_persistence.py",
+    "plot_onnx_export.py",
     "plot_training_curves.py",
 ]
 
