@@ -11,8 +11,8 @@ Seed 1 is left out by default: it is the digits suite's development seed,
 and the small-data rules were chosen on seeds 100 and 101
 (``benchmarks.studies.stopping_signal``).
 
-Writes ``results/small_data.md`` (and each quality call's own files, tagged
-``small<cap>``, in ``results/small_data/``).
+Writes ``results/small_data[_TAG].md`` (and each quality call's own files,
+tagged ``small<cap>``, in ``results/small_data/``).
 
 Usage::
 
@@ -81,6 +81,7 @@ def main(argv=None):
     p.add_argument("--tasks", default=None, help="passed to quality (smoke tests)")
     p.add_argument("--ganomaly-params", default="{}", help="passed to quality")
     p.add_argument("--out", default=str(common.RESULTS))
+    p.add_argument("--tag", default="", help="suffix of the table's file name")
     args = p.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     out = common.Path(args.out)
@@ -104,7 +105,7 @@ def main(argv=None):
         "then mean ± std over seeds; best per row in bold",
         "", *lines, ""])
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "small_data.md"
+    path = out / f"small_data{'_' + args.tag if args.tag else ''}.md"
     path.write_text(text)
     print(text)
     print(f"wrote {path}")

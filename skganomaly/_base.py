@@ -41,11 +41,18 @@ AUTO_EPOCHS = 15
 AUTO_MIN_STEPS = 1000
 
 #: ``early_stopping="auto"`` stops early when at least this many training
-#: rows are held out (half decide when to stop, half calibrate the threshold).
-AUTO_EARLY_STOPPING_MIN_ROWS = 20
+#: rows are held out (half decide when to stop, half calibrate the
+#: threshold): 1,000 training rows at the default validation_fraction. With
+#: fewer, a few dozen rows decide, and the held-out loss of the first epochs
+#: (a lagging average of few steps) stopped training almost at once; the
+#: whole max_epochs="auto" budget did better (benchmarks.studies.stopping_signal).
+AUTO_EARLY_STOPPING_MIN_ROWS = 100
 
-#: What early stopping watches on the held-out normal rows.
-EARLY_STOPPING_MONITOR = "valid_loss"
+#: What early stopping watches on the held-out normal rows: their
+#: reconstruction error, which tracks how well the generator has learnt normal
+#: data, rather than the whole generator loss, part of which the adversarial
+#: game moves (benchmarks.studies.stopping_signal).
+EARLY_STOPPING_MONITOR = "valid_loss_con"
 
 #: Adam's first-moment decay, the paper's (and DCGAN's) choice for GANs.
 ADAM_BETAS = (0.5, 0.999)

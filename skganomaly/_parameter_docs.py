@@ -118,14 +118,18 @@ PARAMETERS = """\
         held out when either part would have fewer than two rows.
 
     early_stopping : 'auto' or bool, default='auto'
-        Stop training once the generator loss on held-out normal rows
-        (``valid_loss``) has not improved for ``n_iter_no_change`` epochs,
-        and keep the weights of the best epoch. The held-out rows are split
-        in two: one half decides when to stop, the other calibrates the
-        threshold. ``'auto'`` stops early when at least 20 rows are held out
-        (200 training rows at the default ``validation_fraction``): the
-        test scores drift as training goes on (Benchmarks page). ``True``
-        raises an error when fewer than 4 rows are held out.
+        Stop training once the reconstruction error of held-out normal rows
+        (``valid_loss_con``) has not improved for ``n_iter_no_change``
+        epochs, and keep the weights of the best epoch. The held-out rows
+        are split in two: one half decides when to stop, the other
+        calibrates the threshold. ``'auto'`` stops early when at least 100
+        rows are held out (1,000 training rows at the default
+        ``validation_fraction``) and otherwise trains the whole
+        ``max_epochs`` budget: a few dozen rows are too few to decide on,
+        and the first epochs of a small set are too short to judge (User
+        Guide, "Progress, callbacks and early stopping"; Benchmarks page,
+        small training sets). ``True`` stops early whenever at least 4 rows
+        are held out.
 
     n_iter_no_change : int, default=5
         Epochs without improvement of ``valid_loss`` before early stopping

@@ -116,11 +116,12 @@ def test_auto_contamination_is_a_conformal_quantile_of_held_out_normals(
 def test_early_stopping_keeps_the_best_epoch_and_is_auto_on_larger_sets(tiny):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(400, 4))
-    det = tiny(max_epochs=60, n_iter_no_change=3).fit(X)
-    assert det.do_early_stopping_  # 40 held-out rows >= 20
+    det = tiny(max_epochs=60, n_iter_no_change=3, validation_fraction=0.25).fit(X)
+    assert det.do_early_stopping_ and det.stopped_early_  # 100 held-out rows
     history = det.net_.history
     assert det.n_iter_ < 60
-    losses = history[:, "valid_loss"]
+    # It watches the held-out rows' reconstruction error.
+    losses = history[:, "valid_loss_con"]
     best = int(np.argmin(losses))
     # Stopped n_iter_no_change epochs after the best one (whose weights are
     # restored).
@@ -129,11 +130,13 @@ def test_early_stopping_keeps_the_best_epoch_and_is_auto_on_larger_sets(tiny):
     assert stopper.best_epoch_ == best + 1
     # The kept generator is the best epoch's: the same training rows and
     # order, trained exactly that many epochs, score identically.
-    plain = tiny(max_epochs=best + 1, early_stopping=False).fit(X)
+    plain = tiny(max_epochs=best + 1, early_stopping=False,
+                 validation_fraction=0.25).fit(X)
     np.testing.assert_array_equal(det.score_samples(X), plain.score_samples(X))
-    # Fewer than 20 held-out rows: "auto" trains every epoch.
-    small = tiny(max_epochs=4).fit(X[:150])
-    assert not small.do_early_stopping_ and small.n_iter_ == 4
+    # Fewer than 100 held-out rows: "auto" trains every epoch.
+    small = tiny(max_epochs=4).fit(X)
+    assert not small.do_early_stopping_ and not small.stopped_early_
+    assert small.n_iter_ == 4
     assert "early_stopping" not in dict(small.net_.callbacks_)
     with pytest.raises(ValueError, match="early_stopping needs held-out"):
         tiny(early_stopping=True, validation_fraction=None).fit(X)
@@ -463,3 +466,35 @@ def test_fitted_methods_read_fitted_state_only(tiny, blobs):
     np.testing.assert_array_equal(det.encode(blobs[:3]), codes)
     np.testing.assert_array_equal(det.score_samples(blobs), scores)
     assert det.reconstruct(blobs[:3]).shape == (3, 5)
+
+
+# -- small training sets ---------------------------------------------------------------
+
+
+def test_a_small_set_trains_the_whole_auto_budget(tiny):
+    # 150 rows: 15 held out, too few to decide on, so "auto" does not stop
+    # early and trains at least AUTO_MIN_STEPS optimizer steps.
+    X = np.random.RandomState(0).normal(size=(150, 6))
+    det = tiny(max_epochs="auto").fit(X)
+    steps = sum(len(epoch["batches"]) for epoch in det.net_.history)
+    assert not det.do_early_stopping_ and not det.stopped_early_
+    assert det.n_iter_ == 200 and steps >= 1000  # 5 batches of 32 rows an epoch
+    # Unless the user asks otherwise.
+    assert tiny(max_epochs=3).fit(X).n_iter_ == 3
+    stopped = tiny(max_epochs="auto", early_stopping=True, n_iter_no_change=1).fit(X)
+    assert stopped.stopped_early_ and stopped.n_iter_ < 200
+
+
+@pytest.mark.parametrize("early_stopping, n_holdout, stops", [
+    ("auto", 99, False), ("auto", 100, True), ("auto", 5000, True),
+    (True, 4, True), (False, 5000, False)])
+def test_stopping_rule(tiny, early_stopping, n_holdout, stops):
+    det = tiny(early_stopping=early_stopping)
+    assert det._stops_early(n_holdout, warm=False) is stops
+
+
+def test_early_stopping_watches_the_held_out_reconstruction_error(tiny):
+    X = np.random.RandomState(0).normal(size=(400, 4))
+    det = tiny(max_epochs=2, validation_fraction=0.25).fit(X)
+    stopper = dict(det.net_.callbacks_)["early_stopping"]
+    assert stopper.monitor == "valid_loss_con" and stopper.load_best

@@ -321,3 +321,14 @@ def test_ema_decay_trains_the_live_weights_and_validates_the_average():
     ema._set_training(False)
     batch = ema.validation_step((X[:16], None))
     assert ema.history[-1, "valid_loss"] == pytest.approx(batch["loss"].item(), rel=1e-5)
+
+
+def test_valid_loss_con_is_the_held_out_l1_reconstruction_error():
+    torch.manual_seed(0)
+    X, V = torch.randn(64, 6), torch.randn(40, 6)
+    net = make_net(max_epochs=1, ema_decay=0.0).fit(TrainValid(X, V))
+    net.module_.eval()
+    with torch.no_grad():
+        x_hat, _, _ = net.module_(V)
+    assert net.history[-1, "valid_loss_con"] == pytest.approx(
+        float((V - x_hat).abs().mean()), rel=1e-5)

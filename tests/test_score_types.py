@@ -177,12 +177,12 @@ def test_latent_lof_is_sklearns_lof_on_the_training_codes(data, k):
 def test_latent_lof_threshold_is_calibrated_on_held_out_rows():
     # Enough rows that early stopping is on and the 5 % quantile of the
     # calibration half is not simply its largest score.
-    X = np.random.RandomState(1).normal(size=(800, 5))
+    X = np.random.RandomState(1).normal(size=(1000, 5))
     det = _fit(X, score_type="latent_lof")
     assert det.do_early_stopping_
     _, valid = _holdout(det, len(X))
     calib = valid[1::2]  # early stopping decides on the other half
-    assert len(calib) == 40
+    assert len(calib) == 50
     scores = -det.score_samples(X[calib])
     assert -det.offset_ < scores.max()
     expected = scores_module.conformal_threshold(scores, 0.05)
