@@ -237,8 +237,8 @@ class BaseGANomaly(OutlierMixin, BaseEstimator):
         # One half of the held-out rows decides when to stop, the other
         # calibrates offset_ (and the 'combined' score): the threshold is set
         # on rows that no choice was made on, so its guarantee stays exact.
-        stop_idx, calib_idx = ((valid_idx[0::2], valid_idx[1::2]) if stops
-                               else (valid_idx, valid_idx))
+        # Without early stopping every held-out row calibrates.
+        held_out = [valid_idx[0::2], valid_idx[1::2]] if stops else [valid_idx]
         step = chunk_rows(X2d.shape[1])
 
         def chunks(index):
@@ -253,17 +253,15 @@ class BaseGANomaly(OutlierMixin, BaseEstimator):
             for _ in chunks(np.arange(len(X2d)) if warm else valid_idx):
                 pass
         parts = [ScaledRows(X2d, index, self._scaler) if len(index) else None
-                 for index in (train_idx, stop_idx, calib_idx)]
+                 for index in (train_idx, *held_out)]
         if source is None:
             # In memory anyway: scale once, then slice batches (on the GPU
             # when it fits) instead of scaling them again every epoch.
             parts = [None if p is None else p.materialize() for p in parts]
             parts[0] = to_training_device(parts[0], device)
-        if not stops:
-            parts[2] = parts[1]  # the same rows: scaled and held once
         return SimpleNamespace(X2d=X2d, sample_shape=sample_shape, device=device,
                                rng=rng, seed=seed, stops=stops, train=parts[0],
-                               valid=parts[1], calib=parts[2],
+                               valid=parts[1], calib=parts[-1],
                                epochs=self._epochs(len(train_idx)))
 
     def _build(self, data):
