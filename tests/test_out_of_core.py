@@ -267,7 +267,7 @@ LIMITED_FIT = textwrap.dedent("""
 @pytest.mark.skipif(not sys.platform.startswith("linux"),
                     reason="RLIMIT_DATA and /proc are Linux features")
 def test_fit_and_score_memmap_larger_than_allowed_memory(tmp_path):
-    n, d, budget = 20_000, 2_500, 50 * 2**20  # 191 MiB of data, 50 MiB allowed
+    n, d, budget = 16_000, 2_500, 40 * 2**20  # 153 MiB of data, 40 MiB allowed
     assert n * d * 4 >= 3.8 * budget
     path = tmp_path / "big.f32"
     data = np.memmap(path, dtype=np.float32, mode="w+", shape=(n, d))
